@@ -90,10 +90,10 @@ StreamFramer::Frame StreamFramer::next(std::string_view data) {
     const std::size_t header_len = end + 4;
     bool bad = false;
     std::size_t bad_offset = 0;
-    const auto cl = find_content_length(data.substr(0, end + 2), max_message_size_, bad, bad_offset);
+    const auto cl = find_content_length(data.substr(0, end + 2), 0xffffffffU, bad, bad_offset);
     if (bad) return frame_error(ParseError::invalid_header_value, HeaderId::content_length, bad_offset);
     if (!cl) return frame_error(ParseError::missing_header, HeaderId::content_length, 0);
-    total_ = header_len + *cl;
+    total_ = header_len + static_cast<std::size_t>(*cl);
     if (total_ > max_message_size_) {
       return frame_error(ParseError::message_too_large, HeaderId::none, max_message_size_);
     }
