@@ -9,7 +9,7 @@
 namespace sigrelay::sip {
 
 namespace detail {
-enum : std::uint8_t {
+enum : std::uint16_t {
   kAlnum = 1 << 0,
   kToken = 1 << 1,     // token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
   kHex = 1 << 2,
@@ -17,12 +17,24 @@ enum : std::uint8_t {
   kUnreserved = 1 << 4,  // alphanum / mark
   kWord = 1 << 5,      // word (Call-ID): token chars plus ( ) < > : \ " / [ ] ? { }
   kDigit = 1 << 6,
+  kUserChar = 1 << 7,    // URI user: unreserved / user-unreserved (escapes handled apart)
+  kPasswordChar = 1 << 8,
+  kParamChar = 1 << 9,   // URI param: unreserved / param-unreserved
+  kHeaderChar = 1 << 10, // URI header: unreserved / hnv-unreserved
+  kHostChar = 1 << 11,   // hostname / IPv4 characters
 };
 
-constexpr std::array<std::uint8_t, 256> make_char_table() {
-  std::array<std::uint8_t, 256> t{};
+constexpr bool one_of(int c, std::string_view set) {
+  for (char m : set) {
+    if (c == m) return true;
+  }
+  return false;
+}
+
+constexpr std::array<std::uint16_t, 256> make_char_table() {
+  std::array<std::uint16_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
-    std::uint8_t v = 0;
+    std::uint16_t v = 0;
     const bool digit = c >= '0' && c <= '9';
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     if (digit) v |= kDigit;
@@ -38,6 +50,12 @@ constexpr std::array<std::uint8_t, 256> make_char_table() {
     for (char m : std::string_view("()<>:\\\"/[]?{}")) {
       if (c == m) v |= kWord;
     }
+    const bool unreserved = (v & kUnreserved) != 0;
+    if (unreserved || one_of(c, "&=+$,;?/")) v |= kUserChar;
+    if (unreserved || one_of(c, "&=+$,")) v |= kPasswordChar;
+    if (unreserved || one_of(c, "[]/:&+$")) v |= kParamChar;
+    if (unreserved || one_of(c, "[]/?:+$")) v |= kHeaderChar;
+    if (digit || alpha || c == '-' || c == '.') v |= kHostChar;
     t[static_cast<std::size_t>(c)] = v;
   }
   return t;
@@ -45,7 +63,7 @@ constexpr std::array<std::uint8_t, 256> make_char_table() {
 
 inline constexpr auto kCharTable = make_char_table();
 
-constexpr bool has(char c, std::uint8_t cls) {
+constexpr bool has(char c, std::uint16_t cls) {
   return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0;
 }
 }  // namespace detail
@@ -58,6 +76,11 @@ constexpr bool is_token_char(char c) { return detail::has(c, detail::kToken); }
 constexpr bool is_wsp(char c) { return detail::has(c, detail::kWsp); }
 constexpr bool is_unreserved(char c) { return detail::has(c, detail::kUnreserved); }
 constexpr bool is_word_char(char c) { return detail::has(c, detail::kWord); }
+constexpr bool is_user_char(char c) { return detail::has(c, detail::kUserChar); }
+constexpr bool is_password_char(char c) { return detail::has(c, detail::kPasswordChar); }
+constexpr bool is_uri_param_char(char c) { return detail::has(c, detail::kParamChar); }
+constexpr bool is_uri_header_char(char c) { return detail::has(c, detail::kHeaderChar); }
+constexpr bool is_host_char(char c) { return detail::has(c, detail::kHostChar); }
 
 constexpr char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

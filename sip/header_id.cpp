@@ -78,10 +78,69 @@ constexpr HeaderId compact(char c) {
 
 HeaderId classify_header(std::string_view name) {
   if (name.size() == 1) return compact(name[0]);
-  for (const auto& e : kFullNames) {
-    if (e.name.size() == name.size() && iequals(e.name, name)) return e.id;
+  // Dispatch on length and first letter so that at most two names are
+  // compared: this runs for every header of every message.
+  const auto is = [&](std::string_view full, HeaderId id) { return iequals(name, full) ? id : HeaderId::none; };
+  HeaderId id = HeaderId::none;
+  const char c = ascii_lower(name[0]);
+  switch (name.size()) {
+    case 2: id = is("To", HeaderId::to); break;
+    case 3: id = is("Via", HeaderId::via); break;
+    case 4: id = c == 'f' ? is("From", HeaderId::from) : is("CSeq", HeaderId::cseq); break;
+    case 5:
+      id = c == 'e' ? is("Event", HeaderId::event) : is("Route", HeaderId::route);
+      break;
+    case 6: id = is("Reason", HeaderId::reason); break;
+    case 7:
+      if (c == 'c') {
+        id = ascii_lower(name[1]) == 'a' ? is("Call-ID", HeaderId::call_id) : is("Contact", HeaderId::contact);
+      } else if (c == 's') {
+        id = is("Subject", HeaderId::subject);
+      } else if (c == 'r') {
+        id = is("Require", HeaderId::require);
+      } else {
+        id = is("Expires", HeaderId::expires);
+      }
+      break;
+    case 8:
+      id = c == 'i' ? is("Identity", HeaderId::identity) : is("Refer-To", HeaderId::refer_to);
+      break;
+    case 9:
+      id = c == 's' ? is("Supported", HeaderId::supported) : is("Diversion", HeaderId::diversion);
+      break;
+    case 11: id = is("Referred-By", HeaderId::referred_by); break;
+    case 12:
+      if (c == 'm') {
+        id = is("Max-Forwards", HeaderId::max_forwards);
+      } else if (c == 'r') {
+        id = is("Record-Route", HeaderId::record_route);
+      } else if (c == 'c') {
+        id = is("Content-Type", HeaderId::content_type);
+      } else if (c == 'a') {
+        id = is("Allow-Events", HeaderId::allow_events);
+      } else {
+        id = is("History-Info", HeaderId::history_info);
+      }
+      break;
+    case 13: id = is("Proxy-Require", HeaderId::proxy_require); break;
+    case 14:
+      if (c == 'c') {
+        id = is("Content-Length", HeaderId::content_length);
+      } else if (c == 'a') {
+        id = is("Accept-Contact", HeaderId::accept_contact);
+      } else {
+        id = is("Reject-Contact", HeaderId::reject_contact);
+      }
+      break;
+    case 15: id = is("Session-Expires", HeaderId::session_expires); break;
+    case 16: id = is("Content-Encoding", HeaderId::content_encoding); break;
+    case 19:
+      id = c == 'p' ? is("P-Asserted-Identity", HeaderId::p_asserted_identity)
+                    : is("Request-Disposition", HeaderId::request_disposition);
+      break;
+    default: break;
   }
-  return HeaderId::other;
+  return id == HeaderId::none ? HeaderId::other : id;
 }
 
 std::string_view header_name(HeaderId id) {

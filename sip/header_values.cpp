@@ -1,5 +1,7 @@
 #include "sip/header_values.hpp"
 
+#include <span>
+
 #include "sip/chars.hpp"
 
 namespace sigrelay::sip {
@@ -61,8 +63,14 @@ struct Cursor {
     return i > start;
   }
   // *( SEMI generic-param ); leaves the cursor after the last param.
-  // Returns false on an empty or malformed param (e.g. ";;").
-  bool params(std::string_view& raw) {
+  // Returns false on an empty or malformed param (e.g. ";;"). The values of
+  // the params named in `want` are captured on the way (one pass, no rescans).
+  struct Want {
+    std::string_view name;
+    std::string_view* value;
+    bool* present;
+  };
+  bool params(std::string_view& raw, std::span<const Want> want = {}) {
     std::size_t first = std::string_view::npos;
     std::size_t last = i;
     while (true) {
@@ -72,12 +80,22 @@ struct Cursor {
         break;
       }
       if (first == std::string_view::npos) first = i;
-      if (token().empty()) return false;
+      const auto name = token();
+      if (name.empty()) return false;
       const std::size_t after_name = i;
+      std::string_view value;
       if (eat_sep('=')) {
+        const std::size_t vs = i;
         if (!gen_value()) return false;
+        value = s.substr(vs, i - vs);
       } else {
         i = after_name;
+      }
+      for (const auto& w : want) {
+        if (name.size() == w.name.size() && iequals(name, w.name) && !*w.present) {
+          *w.value = value;
+          *w.present = true;
+        }
       }
       last = i;
     }
@@ -85,12 +103,6 @@ struct Cursor {
     return true;
   }
 };
-
-std::string_view param_value(std::string_view params, std::string_view name, bool& present) {
-  const auto v = find_param(params, name);
-  present = v.has_value();
-  return v.value_or(std::string_view{});
-}
 
 }  // namespace
 
@@ -205,14 +217,16 @@ bool ViaList::next(Via& out) {
   out.host = hp.host;
   out.port = hp.port;
   out.has_port = hp.has_port;
-  if (!c.params(out.params)) return error_ = true, false;
+  bool has_received = false;
+  bool has_maddr = false;
+  bool has_ttl = false;
+  const Cursor::Want want[] = {{"branch", &out.branch, &out.has_branch},
+                               {"received", &out.received, &has_received},
+                               {"rport", &out.rport, &out.has_rport},
+                               {"maddr", &out.maddr, &has_maddr},
+                               {"ttl", &out.ttl, &has_ttl}};
+  if (!c.params(out.params, want)) return error_ = true, false;
   out.text = c.s.substr(start, c.i - start);
-  out.branch = param_value(out.params, "branch", out.has_branch);
-  bool present = false;
-  out.received = param_value(out.params, "received", present);
-  out.maddr = param_value(out.params, "maddr", present);
-  out.ttl = param_value(out.params, "ttl", present);
-  out.rport = param_value(out.params, "rport", out.has_rport);
   if (out.has_branch && out.branch.empty()) return error_ = true, false;
   rest_ = c.s.substr(c.i);
   // Anything but a comma or the end after the params is malformed.
@@ -227,15 +241,16 @@ bool ViaList::next(Via& out) {
   return true;
 }
 
-bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
+namespace {
+
+// One name-addr / addr-spec with its params, starting at the cursor (LWS
+// skipped) and ending after the last param; the caller checks what follows.
+bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
   out = NameAddr{};
-  Cursor c{value};
   c.skip_lws();
   const std::size_t start = c.i;
   if (allow_star && c.peek() == '*') {
     ++c.i;
-    c.skip_lws();
-    if (!c.done()) return false;
     out.star = true;
     out.text = c.s.substr(start, 1);
     return true;
@@ -264,9 +279,10 @@ bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
   if (c.peek() == '<') {
     out.bracketed = true;
     uri_start = ++c.i;
-    while (!c.done() && c.peek() != '>') ++c.i;
-    if (c.done()) return false;
-    uri_end = c.i++;
+    const auto close = c.s.find('>', c.i);
+    if (close == std::string_view::npos) return false;
+    uri_end = close;
+    c.i = close + 1;
   } else {
     // addr-spec: ends at the first ';' (header params follow), ',' or LWS.
     // A '?' would make it ambiguous; RFC 3261 §20 requires <> then.
@@ -279,51 +295,37 @@ bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
   }
   out.uri_text = c.s.substr(uri_start, uri_end - uri_start);
   if (!parse_uri(out.uri_text, out.uri)) return false;
-  if (!c.params(out.params)) return false;
+  const Cursor::Want want[] = {{"tag", &out.tag, &out.has_tag}};
+  if (!c.params(out.params, want)) return false;
   out.text = c.s.substr(start, c.i - start);
-  c.skip_lws();
-  if (!c.done()) return false;
-  out.tag = param_value(out.params, "tag", out.has_tag);
   return true;
+}
+
+}  // namespace
+
+bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
+  Cursor c{value};
+  if (!name_addr_at(c, out, allow_star)) return false;
+  c.skip_lws();
+  return c.done();
 }
 
 bool NameAddrList::next(NameAddr& out) {
   if (error_) return false;
-  // Split at the next top-level comma: outside quotes and angle brackets.
-  std::size_t i = 0;
+  Cursor c{rest_};
+  c.skip_lws();
   if (!first_) {
-    while (i < rest_.size() && is_lws_char(rest_[i])) ++i;
-    if (i == rest_.size()) return false;
-    if (rest_[i] != ',') return error_ = true, false;
-    ++i;
+    if (c.done()) return false;
+    if (c.peek() != ',') return error_ = true, false;
+    ++c.i;
+  } else if (c.done()) {
+    return error_ = true, false;  // an empty list
   }
-  bool in_quotes = false;
-  bool in_angle = false;
-  std::size_t j = i;
-  for (; j < rest_.size(); ++j) {
-    const char ch = rest_[j];
-    if (in_quotes) {
-      if (ch == '\\') {
-        ++j;
-      } else if (ch == '"') {
-        in_quotes = false;
-      }
-    } else if (ch == '"') {
-      in_quotes = true;
-    } else if (ch == '<') {
-      in_angle = true;
-    } else if (ch == '>') {
-      in_angle = false;
-    } else if (ch == ',' && !in_angle) {
-      break;
-    }
-  }
-  if (j > rest_.size()) j = rest_.size();
-  const auto item = rest_.substr(i, j - i);
-  if (first_ && trim_lws(item).empty() && j == rest_.size()) return error_ = true, false;
   first_ = false;
-  if (!parse_name_addr(item, out, allow_star_)) return error_ = true, false;
-  rest_ = rest_.substr(j);
+  if (!name_addr_at(c, out, allow_star_)) return error_ = true, false;
+  c.skip_lws();
+  if (!c.done() && c.peek() != ',') return error_ = true, false;
+  rest_ = c.s.substr(c.i);
   return true;
 }
 

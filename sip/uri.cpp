@@ -13,17 +13,16 @@ bool eat_escape(std::string_view s, std::size_t& i) {
   return true;
 }
 
-constexpr bool in_set(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
-
-// Consumes a run of characters allowed by `extra` (besides unreserved and
-// escapes). Returns false on a malformed escape.
-bool scan_chars(std::string_view s, std::size_t& i, std::string_view extra) {
+// Consumes a run of characters accepted by `allowed`, plus %HH escapes.
+// Returns false on a malformed escape.
+template <bool (*allowed)(char)>
+bool scan_chars(std::string_view s, std::size_t& i) {
   while (i < s.size()) {
     const char c = s[i];
-    if (c == '%') {
-      if (!eat_escape(s, i)) return false;
-    } else if (is_unreserved(c) || in_set(c, extra)) {
+    if (allowed(c)) {
       ++i;
+    } else if (c == '%') {
+      if (!eat_escape(s, i)) return false;
     } else {
       break;
     }
@@ -123,9 +122,13 @@ std::size_t parse_hostport(std::string_view s, HostPort& out) {
     out.kind = HostKind::ipv6;
     i = close + 1;
   } else {
-    while (i < s.size() && (is_alnum(s[i]) || s[i] == '-' || s[i] == '.')) ++i;
+    bool numeric = true;  // only digits and dots so far: an IPv4 candidate
+    while (i < s.size() && is_host_char(s[i])) {
+      numeric = numeric && (is_digit(s[i]) || s[i] == '.');
+      ++i;
+    }
     out.host = s.substr(0, i);
-    if (valid_ipv4(out.host)) {
+    if (numeric && valid_ipv4(out.host)) {
       out.kind = HostKind::ipv4;
     } else if (valid_hostname(out.host)) {
       out.kind = HostKind::hostname;
@@ -156,12 +159,12 @@ bool scan_uri_params(std::string_view s, std::size_t& i) {
   while (i < s.size() && s[i] == ';') {
     ++i;
     const std::size_t name_start = i;
-    if (!scan_chars(s, i, "[]/:&+$")) return false;
+    if (!scan_chars<is_uri_param_char>(s, i)) return false;
     if (i == name_start) return false;
     if (i < s.size() && s[i] == '=') {
       ++i;
       const std::size_t value_start = i;
-      if (!scan_chars(s, i, "[]/:&+$")) return false;
+      if (!scan_chars<is_uri_param_char>(s, i)) return false;
       if (i == value_start) return false;
     }
   }
@@ -173,10 +176,10 @@ bool scan_uri_headers(std::string_view s, std::size_t& i) {
   do {
     ++i;  // '?' or '&'
     const std::size_t name_start = i;
-    if (!scan_chars(s, i, "[]/?:+$")) return false;
+    if (!scan_chars<is_uri_header_char>(s, i)) return false;
     if (i == name_start || i == s.size() || s[i] != '=') return false;
     ++i;
-    if (!scan_chars(s, i, "[]/?:+$")) return false;
+    if (!scan_chars<is_uri_header_char>(s, i)) return false;
   } while (i < s.size() && s[i] == '&');
   return true;
 }
@@ -186,13 +189,13 @@ bool parse_sip_uri(std::string_view rest, Uri& out) {
   const auto at = rest.find('@');
   if (at != std::string_view::npos) {
     // userinfo = (user / telephone-subscriber) [":" password] "@"
-    if (!scan_chars(rest, i, "&=+$,;?/")) return false;
+    if (!scan_chars<is_user_char>(rest, i)) return false;
     if (i == 0) return false;
     out.user = rest.substr(0, i);
     out.has_user = true;
     if (i < rest.size() && rest[i] == ':') {
       const std::size_t pw = ++i;
-      if (!scan_chars(rest, i, "&=+$,")) return false;
+      if (!scan_chars<is_password_char>(rest, i)) return false;
       out.password = rest.substr(pw, i - pw);
     }
     if (i != at) return false;
@@ -226,7 +229,7 @@ bool parse_tel_uri(std::string_view rest, Uri& out) {
     const char c = rest[i];
     if (is_hex(c) || c == '*' || c == '#') {
       ++digits;
-    } else if (!in_set(c, "-.()")) {
+    } else if (c != '-' && c != '.' && c != '(' && c != ')') {
       break;
     }
     ++i;
