@@ -41,5 +41,3 @@ BENCHMARK(BM_Parse302WithIdentity);
 BENCHMARK(BM_FrameInviteOnStream);
 
 }  // namespace
-
-BENCHMARK_MAIN();
