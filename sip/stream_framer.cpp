@@ -61,6 +61,10 @@ StreamFramer::Frame StreamFramer::frame_error(ParseError e, HeaderId h, std::siz
 StreamFramer::Frame StreamFramer::next(std::string_view data) {
   Frame f;
   if (data.empty()) return f;
+  // A message starts with a method or "SIP/"; a stray LF is neither a
+  // keepalive nor a start line, and skipping it would make the frame and
+  // the parsed message disagree about where the message begins.
+  if (total_ == 0 && data[0] == '\n') return frame_error(ParseError::bad_line_ending, HeaderId::none, 0);
   if (total_ == 0 && data[0] == '\r') {
     // Keepalives only ever appear between messages.
     if (data.size() < 2) return f;

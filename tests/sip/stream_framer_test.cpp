@@ -159,6 +159,16 @@ TEST(StreamFramer, CrWithoutLfBetweenMessagesIsAnError) {
   EXPECT_EQ(framer.next("\rX").kind, Kind::error);
 }
 
+TEST(StreamFramer, StrayLineFeedBetweenMessagesIsAnError) {
+  // Found by fuzz_framer: a body one byte short of a CRLF leaves "\n" in
+  // front of the next message; framing it would hide the stray byte.
+  const auto m = options_with("Content-Length: 1", "\r");
+  const auto c = feed({m + "\n" + options_with("Content-Length: 0")});
+  EXPECT_EQ(c.messages.size(), 1u);
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.why.error, ParseError::bad_line_ending);
+}
+
 TEST(StreamFramer, ResumesScanWhereItStopped) {
   // The empty line straddles two reads at every possible position.
   const auto m = options_with("Content-Length: 0");
