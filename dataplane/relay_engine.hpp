@@ -1,0 +1,139 @@
+// The SIP logic of one sip worker in relay mode (DESIGN.md §1): local
+// decisions, the stateful-proxy transaction pair per INVITE (server side
+// toward the switch, client side toward the service), fail-open, CANCEL, and
+// the relaying of the service's answer. No I/O and no clock of its own: the
+// worker hands it parsed messages and the time, and it answers through
+// RelayIo. Everything it holds is preallocated at construction.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/emergency.hpp"
+#include "dataplane/relay_counters.hpp"
+#include "sip/branch_codec.hpp"
+#include "sip/message.hpp"
+#include "sip/response_builder.hpp"
+#include "sip/rewriter.hpp"
+#include "sip/transaction.hpp"
+
+namespace sigrelay::dataplane {
+
+enum class Transport : std::uint8_t { udp, tcp, tls };
+
+// Where a switch's request came from, and so where its responses go.
+struct SwitchPeer {
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  Transport transport = Transport::udp;
+  std::uint32_t conn_id = 0;    // stream connections: id inside the owning tls worker
+  std::uint8_t conn_owner = 0;  // stream connections: index of the owning tls worker
+};
+
+// The worker side of the engine. Calls happen on the worker's thread.
+class RelayIo {
+ public:
+  // Sends a message to a switch (UDP datagram, or over the peer's stream connection).
+  virtual void to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) = 0;
+  // Sends a request to the service on the connection chosen by call_hash.
+  // False when it cannot leave (no connection up, ring full): the engine fails open.
+  virtual bool to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) = 0;
+  // At least one upstream connection is up (OPTIONS health answers).
+  virtual bool upstream_up() const = 0;
+
+ protected:
+  ~RelayIo() = default;
+};
+
+struct EngineOptions {
+  std::uint8_t worker = 0;
+  std::uint32_t max_transactions = 16384;  // transaction slots (small)
+  std::uint32_t max_stored = 4096;         // requests/responses kept while a final may be retransmitted
+  sip::TimerConfig timers{};
+  sip::Millis upstream_timeout{2000};
+  std::string via_sent_by = "127.0.0.1:5061";  // our sent-by in the Via toward the service
+  std::string via_transport = "TLS";           // TLS or TCP
+  bool upstream_reliable = true;               // TLS/TCP toward the service
+  std::vector<std::string> emergency_numbers{"911", "933", "112"};
+};
+
+class RelayEngine {
+ public:
+  RelayEngine(const EngineOptions& options, sip::BranchMac mac, RelayIo& io, RelayCounters& counters);
+  ~RelayEngine();
+  RelayEngine(const RelayEngine&) = delete;
+  RelayEngine& operator=(const RelayEngine&) = delete;
+
+  // A message from a switch, parsed by the caller (`r` is the parse outcome;
+  // invalid messages come here too, to be answered 400/505 or dropped).
+  void on_switch_message(const sip::Message& m, const sip::ParseResult& r, const SwitchPeer& from, sip::Millis now);
+  // A message from the service (a response to one of our requests).
+  void on_upstream_message(const sip::Message& m, const sip::ParseResult& r, sip::Millis now);
+  // Runs every timer due at `now`.
+  void on_timer(sip::Millis now);
+  // The earliest pending timer, or sip::kNoDeadline.
+  sip::Millis next_deadline() const;
+  // Graceful shutdown: every INVITE still without a final gets 503 now.
+  void shutdown(sip::Millis now);
+  std::size_t active_transactions() const { return active_; }
+
+  // Keyed hash of a Call-ID: picks the owning worker and the upstream connection.
+  static std::uint64_t call_hash(std::string_view call_id, sip::BranchMac mac);
+
+ private:
+  struct Slot;
+  struct Store;
+  struct TimerEntry {
+    sip::Millis at;
+    std::uint32_t slot;
+    std::uint16_t generation;
+  };
+
+  void on_invite(const sip::Message& m, const SwitchPeer& from, sip::Millis now);
+  void on_ack(const sip::Message& m);
+  void on_cancel(const sip::Message& m, const SwitchPeer& from, sip::Millis now);
+  void answer_stateless(const sip::Message& m, const SwitchPeer& to, std::uint16_t code, std::string_view reason,
+                        std::span<const sip::ExtraHeader> extra = {});
+  // Sends a local final (or the 100) for the slot's INVITE through its server machine.
+  void respond_local(std::uint32_t idx, std::uint16_t code, std::string_view reason, sip::Millis now,
+                     std::span<const sip::ExtraHeader> extra = {});
+  void relay_response(std::uint32_t idx, const sip::Message& resp, sip::Millis now);
+  void send_upstream_ack_or_cancel(std::uint32_t idx, const sip::Message* resp, bool cancel);
+  void apply_server(std::uint32_t idx, sip::Actions a);
+  void apply_client(std::uint32_t idx, sip::Actions a, sip::Millis now);
+  void resend_last_response(std::uint32_t idx);
+  void reschedule(std::uint32_t idx);
+  void maybe_release(std::uint32_t idx);
+  std::uint64_t match_key(const sip::Message& m) const;
+  std::uint32_t lookup(std::uint64_t key) const;
+  void index_insert(std::uint64_t key, std::uint32_t idx);
+  void index_erase(std::uint64_t key, std::uint32_t idx);
+  std::uint32_t allocate_slot();
+  bool parse_stored_request(std::uint32_t idx, sip::MessageWithHeaders<96>& out) const;
+  std::size_t local_tag(std::uint32_t idx, char* out) const;
+
+  EngineOptions options_;
+  sip::BranchMac mac_;
+  RelayIo& io_;
+  RelayCounters& counters_;
+  EmergencyNumbers emergency_;
+  std::string via_prefix_;  // "SIP/2.0/TLS host:port;branch="
+
+  std::unique_ptr<Slot[]> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::unique_ptr<Store[]> stores_;
+  std::vector<std::uint32_t> free_stores_;
+  // Open-addressing index from match key to slot (keys are keyed hashes).
+  std::vector<std::uint64_t> index_keys_;
+  std::vector<std::uint32_t> index_slots_;
+  std::vector<TimerEntry> timers_;  // min-heap by `at`, lazily pruned
+  std::size_t active_ = 0;
+};
+
+}  // namespace sigrelay::dataplane
