@@ -18,6 +18,11 @@ inline void bump(Counter& c, std::uint64_t n = 1) {
 // Declared once, here: each field is a counter with the meaning in its comment.
 struct alignas(64) RelayCounters {
   // From switches.
+  Counter datagrams_in;           // UDP datagrams received
+  Counter acl_denied;             // dropped without an answer: source not in acl.allow
+  Counter handoffs_out;           // datagrams handed to the Call-ID's owner worker
+  Counter ring_full;              // a packet could not be queued to another thread (counted, answered or dropped)
+  Counter pool_empty;             // no free packet buffer
   Counter requests_in;            // parsed requests received from switches
   Counter invites_in;             // new INVITE transactions created
   Counter invite_retransmissions; // INVITE retransmissions absorbed

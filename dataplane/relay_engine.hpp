@@ -34,6 +34,7 @@ struct SwitchPeer {
   Transport transport = Transport::udp;
   std::uint32_t conn_id = 0;    // stream connections: id inside the owning tls worker
   std::uint8_t conn_owner = 0;  // stream connections: index of the owning tls worker
+  std::uint8_t local = 0;       // UDP: which of our listen sockets it arrived on
 };
 
 // The worker side of the engine. Calls happen on the worker's thread.

@@ -1,0 +1,246 @@
+#include "dataplane/sip_worker.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+namespace sigrelay::dataplane {
+namespace {
+constexpr unsigned kBurst = UdpSocketBackend::kBurst;
+constexpr auto kMaxSleep = std::chrono::milliseconds(50);
+}  // namespace
+
+SipWorker::SipWorker(const SipWorkerOptions& options, Mailboxes& mail, const SourceFilter& filter,
+                     sip::BranchMac mac, RelayCounters& counters, const UpstreamStatus& upstream)
+    : options_(options),
+      mail_(mail),
+      filter_(filter),
+      mac_(mac),
+      counters_(counters),
+      upstream_(upstream),
+      pool_(static_cast<std::uint8_t>(options.index), options.pool_packets, options.max_message) {
+  options_.engine.worker = static_cast<std::uint8_t>(options.index);
+  engine_ = std::make_unique<RelayEngine>(options_.engine, mac_, *this, counters_);
+}
+
+SipWorker::~SipWorker() {
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+bool SipWorker::open(std::string& error) {
+  if (!backend_.open(options_.udp, error)) return false;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    error = "epoll_create1 failed";
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  for (int fd : backend_.fds()) {
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  ev.data.fd = mail_.wake_fd(options_.index);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev);
+  return true;
+}
+
+sip::Millis SipWorker::now() const {
+  return std::chrono::duration_cast<sip::Millis>(std::chrono::steady_clock::now() - epoch_) + sip::Millis{1};
+}
+
+void SipWorker::run(const std::atomic<int>& phase) {
+  bool drained = false;
+  while (true) {
+    const int ph = phase.load(std::memory_order_acquire);
+    if (ph == static_cast<int>(Phase::stopped)) break;
+    if (ph == static_cast<int>(Phase::draining) && !drained) {
+      engine_->shutdown(now());
+      drained = true;
+    }
+    unsigned work = poll_udp();
+    work += drain_rings();
+    engine_->on_timer(now());
+    backend_.flush();
+    if (work == 0) sleep_until_work();
+  }
+  backend_.flush();
+}
+
+void SipWorker::sleep_until_work() {
+  mail_.prepare_sleep(options_.index);
+  // A producer that enqueued before our flag was visible did not wake us:
+  // look once more before sleeping.
+  if (drain_rings() > 0) {
+    mail_.woke(options_.index);
+    return;
+  }
+  const auto t = now();
+  const auto next = engine_->next_deadline();
+  auto wait = kMaxSleep;
+  if (next != sip::kNoDeadline) wait = std::min(kMaxSleep, next > t ? next - t : sip::Millis{0});
+  epoll_event events[8];
+  epoll_wait(epoll_fd_, events, 8, static_cast<int>(wait.count()));
+  mail_.woke(options_.index);
+}
+
+unsigned SipWorker::poll_udp() {
+  unsigned total = 0;
+  for (std::size_t s = 0; s < backend_.fds().size(); ++s) {
+    Packet* batch[kBurst];
+    unsigned have = 0;
+    while (have < kBurst) {
+      Packet* p = pool_.get();
+      if (p == nullptr) break;
+      batch[have++] = p;
+    }
+    if (have == 0) {
+      bump(counters_.pool_empty);
+      return total;
+    }
+    const unsigned got = backend_.receive(s, std::span(batch, have));
+    for (unsigned k = got; k < have; ++k) pool_.put(batch[k]);
+    for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
+    bump(counters_.datagrams_in, got);
+    total += got;
+  }
+  return total;
+}
+
+void SipWorker::handle_datagram(Packet* p, bool handed_off) {
+  if (!handed_off && !filter_.allows(p->peer.addr)) {
+    bump(counters_.acl_denied);
+    release(p);
+    return;
+  }
+  sip::MessageWithHeaders<96> parsed;
+  sip::ParseOptions opts;
+  opts.max_message_size = options_.max_message;
+  const auto r = parsed.parse(p->view(), opts);
+  const unsigned workers = mail_.sip_workers();
+  if (!handed_off && workers > 1 && !parsed.msg.call_id.empty()) {
+    // Ownership by Call-ID: the same call always lands on the same worker,
+    // however the kernel spread the datagrams.
+    const auto owner = static_cast<unsigned>(RelayEngine::call_hash(parsed.msg.call_id, mac_) % workers);
+    if (owner != options_.index) {
+      p->kind = PacketKind::handoff;
+      if (mail_.send_one(options_.index, owner, p)) {
+        bump(counters_.handoffs_out);
+        return;
+      }
+      bump(counters_.ring_full);  // handled here instead: correct, only not on its owner
+    }
+  }
+  engine_->on_switch_message(parsed.msg, r, p->peer, now());
+  release(p);
+}
+
+void SipWorker::handle_stream_message(Packet* p) {
+  sip::MessageWithHeaders<96> parsed;
+  sip::ParseOptions opts;
+  opts.datagram = false;
+  opts.max_message_size = options_.max_message;
+  const auto r = parsed.parse(p->view(), opts);
+  engine_->on_switch_message(parsed.msg, r, p->peer, now());
+  release(p);
+}
+
+void SipWorker::handle_upstream_message(Packet* p) {
+  sip::MessageWithHeaders<96> parsed;
+  sip::ParseOptions opts;
+  opts.datagram = false;
+  opts.max_message_size = options_.max_message;
+  const auto r = parsed.parse(p->view(), opts);
+  engine_->on_upstream_message(parsed.msg, r, now());
+  release(p);
+}
+
+unsigned SipWorker::drain_rings() {
+  unsigned total = 0;
+  Packet* batch[kBurst];
+  for (unsigned from = 0; from < mail_.threads(); ++from) {
+    if (from == options_.index) continue;
+    const unsigned n = mail_.receive(from, options_.index, batch);
+    for (unsigned k = 0; k < n; ++k) {
+      Packet* p = batch[k];
+      switch (p->kind) {
+        case PacketKind::free_buffer:
+          pool_.put(p);
+          break;
+        case PacketKind::handoff:
+          handle_datagram(p, true);
+          break;
+        case PacketKind::switch_message:
+          handle_stream_message(p);
+          break;
+        case PacketKind::from_upstream:
+          handle_upstream_message(p);
+          break;
+        default:
+          release(p);
+          break;
+      }
+    }
+    total += n;
+  }
+  return total;
+}
+
+void SipWorker::release(Packet* p) {
+  if (p->owner == options_.index) {
+    pool_.put(p);
+    return;
+  }
+  p->kind = PacketKind::free_buffer;
+  // The ring back to the owner is as large as the owner's pool, so this
+  // cannot fail while the owner's packets are all accounted for.
+  if (!mail_.send_one(options_.index, p->owner, p)) bump(counters_.ring_full);
+}
+
+void SipWorker::to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) {
+  if (peer.transport == Transport::udp) {
+    backend_.queue(peer, msg);
+    return;
+  }
+  Packet* p = pool_.get();
+  if (p == nullptr) {
+    bump(counters_.pool_empty);
+    return;
+  }
+  if (!p->assign(msg)) {
+    pool_.put(p);
+    return;
+  }
+  p->kind = PacketKind::to_switch_stream;
+  p->peer = peer;
+  const unsigned tls_thread = mail_.sip_workers() + peer.conn_owner;
+  if (!mail_.send_one(options_.index, tls_thread, p)) {
+    bump(counters_.ring_full);
+    pool_.put(p);
+  }
+}
+
+bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) {
+  if (mail_.tls_workers() == 0 || !upstream_up()) return false;
+  Packet* p = pool_.get();
+  if (p == nullptr) {
+    bump(counters_.pool_empty);
+    return false;
+  }
+  if (!p->assign(msg)) {
+    pool_.put(p);
+    return false;
+  }
+  p->kind = PacketKind::to_upstream;
+  p->call_hash = call_hash;
+  const unsigned tls_thread = mail_.sip_workers() + static_cast<unsigned>(call_hash % mail_.tls_workers());
+  if (!mail_.send_one(options_.index, tls_thread, p)) {
+    bump(counters_.ring_full);
+    pool_.put(p);
+    return false;
+  }
+  return true;
+}
+
+bool SipWorker::upstream_up() const { return upstream_.total(mail_.tls_workers()) > 0; }
+
+}  // namespace sigrelay::dataplane

@@ -1,0 +1,92 @@
+// One sip worker thread on the socket backend: UDP in and out through its
+// own SO_REUSEPORT sockets, messages from and to the tls workers and the
+// other sip workers over rings, one RelayEngine, one clock. It owns every
+// transaction whose Call-ID hashes to it (DESIGN.md §2).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/mailboxes.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/relay_engine.hpp"
+#include "dataplane/udp_socket_backend.hpp"
+
+namespace sigrelay::dataplane {
+
+// Decides whether a source may talk to the relay (acl.allow). Implemented
+// by the control plane's whitelist; called once per datagram.
+class SourceFilter {
+ public:
+  virtual bool allows(const sockaddr_storage& source) const = 0;
+
+ protected:
+  ~SourceFilter() = default;
+};
+
+// How many upstream connections each tls worker has up; written by the tls
+// workers, read by the sip workers (OPTIONS answers, quick fail-open).
+struct UpstreamStatus {
+  static constexpr unsigned kMaxTlsWorkers = 64;
+  std::atomic<unsigned> up[kMaxTlsWorkers] = {};
+  unsigned total(unsigned tls_workers) const {
+    unsigned n = 0;
+    for (unsigned i = 0; i < tls_workers && i < kMaxTlsWorkers; ++i) n += up[i].load(std::memory_order_relaxed);
+    return n;
+  }
+};
+
+enum class Phase : int { running = 0, draining = 1, stopped = 2 };
+
+struct SipWorkerOptions {
+  unsigned index = 0;
+  EngineOptions engine{};
+  std::vector<UdpListen> udp;
+  std::size_t pool_packets = 4096;
+  std::uint32_t max_message = 16384;
+};
+
+class SipWorker final : public RelayIo {
+ public:
+  SipWorker(const SipWorkerOptions& options, Mailboxes& mail, const SourceFilter& filter, sip::BranchMac mac,
+            RelayCounters& counters, const UpstreamStatus& upstream);
+  ~SipWorker();
+
+  bool open(std::string& error);
+  const UdpSocketBackend& backend() const { return backend_; }
+  // The thread body: returns once phase is `stopped` (after answering every
+  // pending INVITE when it passes through `draining`).
+  void run(const std::atomic<int>& phase);
+
+  // RelayIo
+  void to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) override;
+  bool to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) override;
+  bool upstream_up() const override;
+
+ private:
+  sip::Millis now() const;
+  unsigned poll_udp();
+  unsigned drain_rings();
+  void handle_datagram(Packet* p, bool handed_off);
+  void handle_stream_message(Packet* p);
+  void handle_upstream_message(Packet* p);
+  void release(Packet* p);
+  void sleep_until_work();
+
+  SipWorkerOptions options_;
+  Mailboxes& mail_;
+  const SourceFilter& filter_;
+  sip::BranchMac mac_;
+  RelayCounters& counters_;
+  const UpstreamStatus& upstream_;
+  PacketPool pool_;
+  UdpSocketBackend backend_;
+  std::unique_ptr<RelayEngine> engine_;
+  int epoll_fd_ = -1;
+  std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace sigrelay::dataplane
