@@ -1,0 +1,225 @@
+#include "control/config_checks.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "control/config_codecs.hpp"
+#include "dataplane/emergency.hpp"
+
+namespace sigrelay::control {
+namespace {
+
+// The TLS listener gets this when a certificate and key are given and
+// listen.tls is not (RFC 3261 §19.1.2: 5061 is the default SIP-over-TLS port).
+constexpr std::string_view kDefaultTlsListen = "0.0.0.0:5061";
+
+bool same_address(const Endpoint& a, const Endpoint& b) {
+  if (a.family() != b.family()) return false;
+  if (a.family() == AF_INET) {
+    sockaddr_in x{};
+    sockaddr_in y{};
+    std::memcpy(&x, &a.addr, sizeof x);
+    std::memcpy(&y, &b.addr, sizeof y);
+    return x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  sockaddr_in6 x{};
+  sockaddr_in6 y{};
+  std::memcpy(&x, &a.addr, sizeof x);
+  std::memcpy(&y, &b.addr, sizeof y);
+  return std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+}
+
+// Two TCP listeners that would take the same connections: same family and
+// port, and the same address or a wildcard on either side.
+bool overlaps(const Endpoint& a, const Endpoint& b) {
+  return a.family() == b.family() && a.port() == b.port() &&
+         (a.is_wildcard() || b.is_wildcard() || same_address(a, b));
+}
+
+struct TcpListener {
+  const char* key;
+  std::size_t item;  // index in the key's list; 0 for stats.http
+  const Endpoint* endpoint;
+};
+
+void check_listen(Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors) {
+  auto& l = cfg.listen;
+  const bool cert = !l.tls_cert.empty();
+  const bool key = !l.tls_key.empty();
+  if (cert != key) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, cert ? "listen.tls_cert" : "listen.tls_key",
+                             cert ? "needs listen.tls_key as well (both or neither)"
+                                  : "needs listen.tls_cert as well (both or neither)"));
+  } else if (cert && !o.is_set("listen.tls")) {
+    Endpoint e;
+    parse_endpoint(kDefaultTlsListen, e);
+    l.tls.push_back(e);
+  } else if (!cert && !l.tls.empty()) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, "listen.tls",
+                             "needs listen.tls_cert and listen.tls_key"));
+  }
+  if (l.udp.empty() && l.tcp.empty() && l.tls.empty()) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, "listen.udp",
+                             "nothing to listen on: listen.udp, listen.tcp and listen.tls are all empty"));
+  }
+
+  // One TCP port serves one protocol: SIP over TCP, SIP over TLS or HTTP.
+  std::vector<TcpListener> tcp;
+  for (std::size_t i = 0; i < l.tcp.size(); ++i) tcp.push_back({"listen.tcp", i, &l.tcp[i]});
+  for (std::size_t i = 0; i < l.tls.size(); ++i) tcp.push_back({"listen.tls", i, &l.tls[i]});
+  tcp.push_back({"stats.http", 0, &cfg.stats.http});
+  for (std::size_t j = 0; j < tcp.size(); ++j) {
+    for (std::size_t i = 0; i < j; ++i) {
+      if (std::strcmp(tcp[i].key, tcp[j].key) == 0) continue;  // same list: duplicates are caught per key
+      if (!overlaps(*tcp[i].endpoint, *tcp[j].endpoint)) continue;
+      errors.push_back(o.item_error(ConfigErrorKind::inconsistent, tcp[j].key, tcp[j].item,
+                                    tcp[j].endpoint->text + " takes the same TCP port as " + tcp[i].key +
+                                        " " + tcp[i].endpoint->text + " (" +
+                                        o.item_where(tcp[i].key, tcp[i].item) + ")"));
+      break;
+    }
+  }
+}
+
+void check_upstream(Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
+                    std::vector<std::string>& warnings) {
+  auto& u = cfg.upstream;
+  if (u.targets.empty()) {
+    errors.push_back(o.error(ConfigErrorKind::missing_key, "upstream.uri",
+                             "mandatory: give at least one service URI, "
+                             "e.g. upstream.uri = sip:sip.example.net:5061;transport=tls"));
+    return;
+  }
+  if (u.client_cert.empty() != u.client_key.empty()) {
+    const bool cert = !u.client_cert.empty();
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, cert ? "upstream.client_cert" : "upstream.client_key",
+                             cert ? "needs upstream.client_key as well (both or neither)"
+                                  : "needs upstream.client_cert as well (both or neither)"));
+  }
+  if (u.reconnect_min_ms > u.reconnect_max_ms) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, "upstream.reconnect_min_ms",
+                             std::to_string(u.reconnect_min_ms) + " is more than upstream.reconnect_max_ms (" +
+                                 std::to_string(u.reconnect_max_ms) + ", " + o.where("upstream.reconnect_max_ms") +
+                                 ")"));
+  }
+
+  bool any_tls = false;
+  for (auto& t : u.targets) {
+    if (!u.server_name.empty()) t.server_name = u.server_name;
+    any_tls = any_tls || t.tls;
+    if (!t.tls) {
+      warnings.push_back("upstream.uri " + t.uri +
+                         " is plain TCP: signalling to the service is NOT encrypted (troubleshooting only)");
+    }
+  }
+  if (any_tls && !u.verify) {
+    warnings.push_back(
+        "upstream.verify is off: the service's certificate is NOT checked, so anyone on the path "
+        "can impersonate it and read or alter every call (labs only)");
+  }
+  if (!any_tls) {
+    for (const char* k : {"upstream.ca_file", "upstream.client_cert", "upstream.server_name"}) {
+      if (o.is_set(k)) warnings.push_back(std::string(k) + " has no effect: no upstream uses TLS");
+    }
+  }
+  const std::uint64_t connections = std::uint64_t{u.connections} * u.targets.size();
+  if (cfg.tls.workers > connections) {
+    warnings.push_back("tls.workers (" + std::to_string(cfg.tls.workers) + ") is more than the " +
+                       std::to_string(connections) +
+                       " upstream connections (upstream.connections x upstream.uri): some TLS workers will idle");
+  }
+}
+
+void check_policy(const Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
+                  std::vector<std::string>& warnings) {
+  if (cfg.acl.allow.empty()) {
+    warnings.push_back("acl.allow is empty: every switch will be refused; list the switches' addresses");
+  }
+  for (const Cidr& c : cfg.acl.allow) {
+    if (c.prefix_len == 0) {
+      warnings.push_back("acl.allow " + c.to_string() + " allows every " +
+                         (c.family == Cidr::Family::v4 ? "IPv4" : "IPv6") + " source");
+    }
+  }
+  const auto& numbers = cfg.emergency.numbers;
+  if (numbers.size() > dataplane::EmergencyNumbers::kMaxNumbers) {
+    errors.push_back(o.error(ConfigErrorKind::out_of_range, "emergency.numbers",
+                             std::to_string(numbers.size()) + " numbers, at most " +
+                                 std::to_string(dataplane::EmergencyNumbers::kMaxNumbers)));
+  }
+  if (numbers.empty()) {
+    warnings.push_back(
+        "emergency.numbers is empty: emergency calls will be relayed to the service like any other call");
+  }
+}
+
+void check_timers(const Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
+                  std::vector<std::string>& warnings) {
+  const sip::TimerConfigError e = sip::check(timer_config(cfg.sip));
+  if (e == sip::TimerConfigError::t2_below_t1) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, "sip.t2_ms",
+                             std::to_string(cfg.sip.t2_ms) + " is less than sip.t1_ms (" +
+                                 std::to_string(cfg.sip.t1_ms) + ", " + o.where("sip.t1_ms") + ")"));
+  } else if (e != sip::TimerConfigError::ok) {
+    errors.push_back(o.error(ConfigErrorKind::inconsistent, "sip.t1_ms", std::string(sip::to_string(e))));
+  }
+  // A switch using the same T1 abandons an INVITE after Timer B = 64*T1
+  // (RFC 3261 §17.1.1.2); failing open later than that helps nobody.
+  const std::uint64_t timer_b = std::uint64_t{64} * cfg.sip.t1_ms;
+  if (cfg.upstream.timeout_ms >= timer_b) {
+    warnings.push_back("upstream.timeout_ms (" + std::to_string(cfg.upstream.timeout_ms) +
+                       ") is not below Timer B = 64 x sip.t1_ms (" + std::to_string(timer_b) +
+                       "): a switch with that T1 gives up before the relay answers 503");
+  }
+}
+
+}  // namespace
+
+ConfigError KeyOrigins::error(ConfigErrorKind kind, std::string_view key, std::string message,
+                              std::size_t occurrence) const {
+  ConfigError e{kind, std::string(key), 0, false, std::move(message)};
+  const auto it = map_.find(key);
+  if (it == map_.end()) return e;
+  if (it->second.command_line) {
+    e.from_command_line = true;
+  } else if (!it->second.lines.empty()) {
+    e.line = it->second.lines[std::min(occurrence, it->second.lines.size() - 1)];
+  }
+  return e;
+}
+
+ConfigError KeyOrigins::item_error(ConfigErrorKind kind, std::string_view key, std::size_t item,
+                                   std::string message) const {
+  const auto it = map_.find(key);
+  std::size_t occurrence = 0;
+  if (it != map_.end() && item < it->second.item_occurrence.size()) {
+    occurrence = it->second.item_occurrence[item];
+  }
+  return error(kind, key, std::move(message), occurrence);
+}
+
+void KeyOrigins::set_item_occurrences(std::string_view key, std::vector<std::size_t> occurrences) {
+  const auto it = map_.find(key);
+  if (it != map_.end()) it->second.item_occurrence = std::move(occurrences);
+}
+
+std::string KeyOrigins::where(std::string_view key) const {
+  return item_where(key, 0);
+}
+
+std::string KeyOrigins::item_where(std::string_view key, std::size_t item) const {
+  const ConfigError e = item_error(ConfigErrorKind::inconsistent, key, item, {});
+  if (e.from_command_line) return "command line";
+  if (e.line > 0) return "line " + std::to_string(e.line);
+  return "default";
+}
+
+void check_combinations(Config& cfg, const KeyOrigins& origins, std::vector<ConfigError>& errors,
+                        std::vector<std::string>& warnings) {
+  check_listen(cfg, origins, errors);
+  check_upstream(cfg, origins, errors, warnings);
+  check_policy(cfg, origins, errors, warnings);
+  check_timers(cfg, origins, errors, warnings);
+}
+
+}  // namespace sigrelay::control

@@ -1,0 +1,105 @@
+// The one table of configuration keys: name, field, default (as config
+// text), codec and one line of help. Everything else walks it with a visitor:
+// the Boost.Program_options description (config_options.cpp), the loader
+// (config.cpp), the summary (config_summary.cpp) and config_keys().
+//
+// A visitor provides
+//   template <class T, class Codec>
+//   void scalar(const char* key, T& field, const char* default_text, const Codec&, const char* help);
+//   template <class T, class Codec>
+//   void list(const char* key, std::vector<T>& field, const char* default_text, const Codec&, const char* help);
+// (T may be const when the Config is.) A list key may be repeated, and each
+// value may hold several items separated by commas or white space.
+//
+// Defaults that depend on other keys (listen.tls when a certificate is set)
+// and all cross-key rules are in config_checks.cpp.
+#pragma once
+
+#include <string_view>
+#include <utility>
+
+#include "control/config.hpp"
+#include "control/config_codecs.hpp"
+#include "dataplane/emergency.hpp"
+#include "sip/branch_codec.hpp"
+
+namespace sigrelay::control {
+
+// Other spellings of a key. `upstream = sip:...` is how the service's own
+// documentation writes it (DESIGN.md §3).
+inline constexpr std::pair<std::string_view, std::string_view> kKeyAliases[] = {
+    {"upstream", "upstream.uri"},
+};
+
+// Transaction slots are numbered in 24 bits of the Via branch.
+inline constexpr std::uint32_t kMaxTransactionsPerWorker = sip::kMaxBranchSlot + 1;
+
+template <class C, class V>
+void bind_keys(C& c, V& v) {
+  constexpr NumberCodec workers{1, 64};
+  v.scalar("mode", c.mode, "relay", ChoiceCodec<Mode>{kModeChoices},
+           "relay: return the service's answer to the switch; inline: follow its 302 as a proxy");
+
+  v.list("listen.udp", c.listen.udp, "0.0.0.0:5060", EndpointCodec{}, "UDP address(es) to take SIP on");
+  v.list("listen.tcp", c.listen.tcp, "0.0.0.0:5060", EndpointCodec{}, "TCP address(es) to take SIP on");
+  v.list("listen.tls", c.listen.tls, "", EndpointCodec{},
+         "TLS address(es); default 0.0.0.0:5061 when tls_cert and tls_key are set");
+  v.scalar("listen.tls_cert", c.listen.tls_cert, "", ReadableFileCodec{"certificate"},
+           "PEM certificate (chain) the relay shows to switches");
+  v.scalar("listen.tls_key", c.listen.tls_key, "", ReadableFileCodec{"private key"},
+           "PEM private key of listen.tls_cert");
+
+  v.list("upstream.uri", c.upstream.targets, "", UpstreamUriCodec{},
+         "service URI(s) in failover order, e.g. sip:sip.example.net:5061;transport=tls (mandatory)");
+  v.scalar("upstream.ca_file", c.upstream.ca_file, "", ReadableFileCodec{"CA"},
+           "PEM CA bundle to verify the service with; empty = system trust store");
+  v.scalar("upstream.client_cert", c.upstream.client_cert, "", ReadableFileCodec{"certificate"},
+           "PEM client certificate for mutual TLS (needs upstream.client_key)");
+  v.scalar("upstream.client_key", c.upstream.client_key, "", ReadableFileCodec{"private key"},
+           "PEM private key of upstream.client_cert");
+  v.scalar("upstream.verify", c.upstream.verify, "true", FlagCodec{},
+           "verify the service's certificate and name; false is for labs only");
+  v.scalar("upstream.server_name", c.upstream.server_name, "", HostNameCodec{},
+           "name to verify (and send as SNI) instead of each URI's host");
+  v.scalar("upstream.connections", c.upstream.connections, "2", NumberCodec{1, 64},
+           "connections kept open to each upstream");
+  v.scalar("upstream.timeout_ms", c.upstream.timeout_ms, "2000", NumberCodec{50, 30000},
+           "ms to wait for the service before answering 503 locally (fail open)");
+  v.scalar("upstream.keepalive_s", c.upstream.keepalive_s, "30", NumberCodec{0, 3600},
+           "seconds between CRLF keepalives on idle connections; 0 = off");
+  v.scalar("upstream.reconnect_min_ms", c.upstream.reconnect_min_ms, "100", NumberCodec{10, 600000},
+           "first delay before reconnecting, ms; doubles per failure");
+  v.scalar("upstream.reconnect_max_ms", c.upstream.reconnect_max_ms, "30000", NumberCodec{10, 600000},
+           "longest delay between reconnect attempts, ms");
+
+  v.list("acl.allow", c.acl.allow, "", CidrCodec{},
+         "source prefixes allowed to send SIP (IPv4/IPv6 CIDR); empty = nobody");
+
+  v.list("emergency.numbers", c.emergency.numbers, "911 933 112",
+         DigitsCodec{dataplane::EmergencyNumbers::kMaxDigits},
+         "numbers never sent upstream (local 503 so the switch uses its emergency route)");
+
+  v.scalar("dataplane.backend", c.dataplane.backend, "socket", ChoiceCodec<DataplaneBackend>{kBackendChoices},
+           "packet I/O: kernel sockets, or DPDK poll-mode drivers");
+  v.scalar("dataplane.workers", c.dataplane.workers, "1", workers, "sip worker threads");
+  v.scalar("tls.workers", c.tls.workers, "1", workers, "upstream TLS worker threads");
+
+  v.scalar("stats.http", c.stats.http, "127.0.0.1:9090", EndpointCodec{},
+           "address of the metrics/health HTTP server");
+  v.scalar("control.socket", c.control.socket, "/run/sigrelay/control.sock", SocketPathCodec{},
+           "Unix socket for sigrelayctl");
+  v.scalar("log.level", c.log.level, "info", ChoiceCodec<LogLevel>{kLogLevelChoices}, "log verbosity");
+
+  v.scalar("limits.max_message_size", c.limits.max_message_size, "16384", NumberCodec{1024, 65535},
+           "largest SIP message accepted, bytes");
+  v.scalar("limits.max_transactions", c.limits.max_transactions, "65536",
+           NumberCodec{1024, kMaxTransactionsPerWorker}, "transactions in flight per sip worker");
+
+  v.scalar("sip.t1_ms", c.sip.t1_ms, "500", NumberCodec{100, 10000}, "RFC 3261 T1 (RTT estimate), ms");
+  v.scalar("sip.t2_ms", c.sip.t2_ms, "4000", NumberCodec{100, 60000},
+           "RFC 3261 T2 (longest retransmit interval), ms; at least T1");
+  v.scalar("sip.t4_ms", c.sip.t4_ms, "5000", NumberCodec{100, 60000},
+           "RFC 3261 T4 (longest a message stays in the network), ms");
+}
+
+}  // namespace sigrelay::control
