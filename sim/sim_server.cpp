@@ -19,7 +19,6 @@
 #include <ctime>
 
 #include "sim/numbers.hpp"
-#include "sim/reason_phrase.hpp"
 #include "sip/response_builder.hpp"
 
 namespace sigrelay::sim {
@@ -665,7 +664,6 @@ std::string SimServer::build(const sip::Message& req, std::uint16_t code, std::s
   std::size_t cap = req.bytes.size() + reason.size() + 256;
   for (const auto& x : extra) cap += x.name.size() + x.value.size() + 4;
   std::string out(cap, '\0');
-  if (reason.empty()) reason = reason_phrase(code);
   const std::size_t n = sip::build_response(req, code, reason, to_tag, extra, out.data(), out.size());
   out.resize(n);
   return out;

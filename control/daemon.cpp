@@ -1,0 +1,335 @@
+#include "control/daemon.hpp"
+
+#include <netdb.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control/cidr.hpp"
+#include "dataplane/mailboxes.hpp"
+#include "dataplane/sip_worker.hpp"
+#include "tls/keyed_hash.hpp"
+#include "tls/tls_context.hpp"
+#include "tls/tls_worker.hpp"
+
+namespace sigrelay::control {
+namespace {
+
+class AclFilter final : public dataplane::SourceFilter {
+ public:
+  explicit AclFilter(const std::vector<Cidr>& allow) : acl_(allow) {}
+  bool allows(const sockaddr_storage& source) const override { return acl_.allows(source); }
+
+ private:
+  AddressAcl acl_;
+};
+
+std::string endpoint_text(const sockaddr_storage& a) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  std::uint16_t port = 0;
+  if (a.ss_family == AF_INET) {
+    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
+    port = ntohs(s->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&a);
+  inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+  port = ntohs(s6->sin6_port);
+  return "[" + std::string(host) + "]:" + std::to_string(port);
+}
+
+void set_port(sockaddr_storage& a, std::uint16_t port) {
+  if (a.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(port);
+  }
+}
+
+std::uint16_t get_port(const sockaddr_storage& a) {
+  return a.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port)
+                                : ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
+}
+
+// The sent-by we write in our Via toward the service. Over a stream the
+// response comes back on the same connection whatever it says (RFC 3261
+// §18.2.2), so it is informational: our first specific listen address, or
+// the host name.
+std::string via_sent_by(const Config& cfg) {
+  const bool tls = cfg.upstream.targets.empty() || cfg.upstream.targets.front().tls;
+  const std::string port = tls ? "5061" : "5060";
+  for (const auto& e : cfg.listen.udp) {
+    if (!e.is_wildcard()) {
+      const auto t = endpoint_text(e.addr);
+      return t.substr(0, t.rfind(':')) + ":" + port;
+    }
+  }
+  char name[256] = "localhost";
+  gethostname(name, sizeof name - 1);
+  return std::string(name) + ":" + port;
+}
+
+nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayCounters>>& sip,
+                             const std::vector<std::unique_ptr<tls::TlsWorkerCounters>>& tlsc,
+                             const std::vector<std::unique_ptr<tls::TlsWorker>>& tls_workers) {
+  nlohmann::json j;
+  auto sum = [&](auto field) {
+    std::uint64_t n = 0;
+    for (const auto& c : sip) n += ((*c).*field).load(std::memory_order_relaxed);
+    return n;
+  };
+  using R = dataplane::RelayCounters;
+#define SIGRELAY_C(name) j[#name] = sum(&R::name)
+  SIGRELAY_C(datagrams_in);
+  SIGRELAY_C(acl_denied);
+  SIGRELAY_C(handoffs_out);
+  SIGRELAY_C(ring_full);
+  SIGRELAY_C(pool_empty);
+  SIGRELAY_C(requests_in);
+  SIGRELAY_C(invites_in);
+  SIGRELAY_C(invite_retransmissions);
+  SIGRELAY_C(acks_absorbed);
+  SIGRELAY_C(acks_unmatched);
+  SIGRELAY_C(cancels_in);
+  SIGRELAY_C(options_in);
+  SIGRELAY_C(responses_from_switch);
+  SIGRELAY_C(malformed_dropped);
+  SIGRELAY_C(malformed_answered);
+  SIGRELAY_C(local_100);
+  SIGRELAY_C(local_400);
+  SIGRELAY_C(local_405);
+  SIGRELAY_C(local_416);
+  SIGRELAY_C(local_481);
+  SIGRELAY_C(local_483);
+  SIGRELAY_C(local_487);
+  SIGRELAY_C(local_505);
+  SIGRELAY_C(local_513);
+  SIGRELAY_C(local_503_emergency);
+  SIGRELAY_C(local_503_no_upstream);
+  SIGRELAY_C(local_503_timeout);
+  SIGRELAY_C(local_503_overload);
+  SIGRELAY_C(local_503_shutdown);
+  SIGRELAY_C(invites_upstream);
+  SIGRELAY_C(cancels_upstream);
+  SIGRELAY_C(acks_upstream);
+  SIGRELAY_C(responses_upstream_in);
+  SIGRELAY_C(responses_unmatched);
+  SIGRELAY_C(service_403_404);
+  SIGRELAY_C(finals_relayed);
+  SIGRELAY_C(finals_late);
+  SIGRELAY_C(final_retransmissions);
+  SIGRELAY_C(timer_h_expired);
+  SIGRELAY_C(transactions_freed);
+#undef SIGRELAY_C
+  for (int k = 3; k <= 6; ++k) {
+    std::uint64_t n = 0;
+    for (const auto& c : sip) n += c->service_finals[k].load(std::memory_order_relaxed);
+    j["service_finals_" + std::to_string(k) + "xx"] = n;
+  }
+  auto tsum = [&](auto field) {
+    std::uint64_t n = 0;
+    for (const auto& c : tlsc) n += ((*c).*field).load(std::memory_order_relaxed);
+    return n;
+  };
+  using T = tls::TlsWorkerCounters;
+#define SIGRELAY_T(name) j["tls_" #name] = tsum(&T::name)
+  SIGRELAY_T(inbound_accepted);
+  SIGRELAY_T(inbound_refused_acl);
+  SIGRELAY_T(inbound_refused_limit);
+  SIGRELAY_T(inbound_closed);
+  SIGRELAY_T(inbound_messages);
+  SIGRELAY_T(upstream_messages_in);
+  SIGRELAY_T(upstream_unroutable);
+  SIGRELAY_T(upstream_send_failed);
+  SIGRELAY_T(switch_send_failed);
+#undef SIGRELAY_T
+  (void)tls_workers;
+  return j;
+}
+
+}  // namespace
+
+int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
+  // Signals go to the control loop only: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  const unsigned n_sip = cfg.dataplane.workers;
+  const unsigned n_tls = cfg.tls.workers;
+  const std::uint32_t max_message = cfg.limits.max_message_size;
+  const std::size_t pool_packets = 4096;
+
+  tls::ClientTlsOptions client_opts;
+  client_opts.ca_file = cfg.upstream.ca_file;
+  client_opts.client_cert = cfg.upstream.client_cert;
+  client_opts.client_key = cfg.upstream.client_key;
+  client_opts.verify = cfg.upstream.verify;
+  auto client_ctx = tls::make_client_context(client_opts);
+  if (!client_ctx) {
+    err << "sigrelay: upstream TLS: " << client_ctx.error << "\n";
+    return 1;
+  }
+  tls::ContextResult server_ctx;
+  if (!cfg.listen.tls.empty()) {
+    tls::ServerTlsOptions server_opts;
+    server_opts.cert = cfg.listen.tls_cert;
+    server_opts.key = cfg.listen.tls_key;
+    server_ctx = tls::make_server_context(server_opts);
+    if (!server_ctx) {
+      err << "sigrelay: listen.tls: " << server_ctx.error << "\n";
+      return 1;
+    }
+  }
+
+  std::string error;
+  auto mail = dataplane::Mailboxes::create(n_sip, n_tls, static_cast<std::uint32_t>(pool_packets * 2), error);
+  if (!mail) {
+    err << "sigrelay: " << error << "\n";
+    return 1;
+  }
+  AclFilter filter(cfg.acl.allow);
+  dataplane::UpstreamStatus upstream_status;
+  // One SipHash key for the process; each thread gets its own copy.
+  const tls::KeyedHash key = tls::KeyedHash::random();
+  std::vector<std::unique_ptr<tls::KeyedHash>> keys;
+
+  dataplane::EngineOptions engine;
+  engine.max_transactions = cfg.limits.max_transactions;
+  engine.max_stored = std::min<std::uint32_t>(cfg.limits.max_transactions, 8192);
+  engine.timers = timer_config(cfg.sip);
+  engine.upstream_timeout = sip::Millis{cfg.upstream.timeout_ms};
+  engine.via_sent_by = via_sent_by(cfg);
+  engine.via_transport = cfg.upstream.targets.front().tls ? "TLS" : "TCP";
+  engine.emergency_numbers = cfg.emergency.numbers;
+
+  std::vector<dataplane::UdpListen> udp;
+  for (const auto& e : cfg.listen.udp) udp.push_back(dataplane::UdpListen{e.addr, e.len});
+
+  std::vector<std::unique_ptr<dataplane::RelayCounters>> sip_counters;
+  std::vector<std::unique_ptr<dataplane::SipWorker>> sip_workers;
+  for (unsigned i = 0; i < n_sip; ++i) {
+    keys.push_back(std::make_unique<tls::KeyedHash>(key));
+    sip_counters.push_back(std::make_unique<dataplane::RelayCounters>());
+    dataplane::SipWorkerOptions o;
+    o.index = i;
+    o.engine = engine;
+    o.udp = udp;
+    o.pool_packets = pool_packets;
+    o.max_message = max_message;
+    auto w = std::make_unique<dataplane::SipWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
+                                                     *sip_counters.back(), upstream_status);
+    if (!w->open(error)) {
+      err << "sigrelay: listen.udp: " << error << "\n";
+      return 1;
+    }
+    // Port 0 (tests): the first worker's kernel-chosen ports are shared by the rest.
+    if (i == 0) {
+      for (std::size_t k = 0; k < udp.size(); ++k) set_port(udp[k].addr, get_port(w->backend().bound(k).addr));
+    }
+    sip_workers.push_back(std::move(w));
+  }
+
+  std::vector<tls::StreamListen> streams;
+  for (const auto& e : cfg.listen.tcp) streams.push_back(tls::StreamListen{e.addr, e.len, false});
+  for (const auto& e : cfg.listen.tls) streams.push_back(tls::StreamListen{e.addr, e.len, true});
+  tls::UpstreamPoolOptions pool_opts;
+  for (const auto& t : cfg.upstream.targets) {
+    pool_opts.targets.push_back(tls::UpstreamTarget{t.host, t.port, t.tls, t.server_name});
+  }
+  pool_opts.connections_per_target = std::max<std::size_t>(1, cfg.upstream.connections / std::max(1U, n_tls));
+  pool_opts.backoff_min = tls::Millis{cfg.upstream.reconnect_min_ms};
+  pool_opts.backoff_max = tls::Millis{cfg.upstream.reconnect_max_ms};
+  pool_opts.keepalive_interval = tls::Millis{static_cast<std::int64_t>(cfg.upstream.keepalive_s) * 1000};
+
+  std::vector<std::unique_ptr<tls::TlsWorkerCounters>> tls_counters;
+  std::vector<std::unique_ptr<tls::TlsWorker>> tls_workers;
+  for (unsigned i = 0; i < n_tls; ++i) {
+    keys.push_back(std::make_unique<tls::KeyedHash>(key));
+    tls_counters.push_back(std::make_unique<tls::TlsWorkerCounters>());
+    tls::TlsWorkerOptions o;
+    o.index = i;
+    o.upstream = pool_opts;
+    o.listen = streams;
+    o.pool_packets = pool_packets;
+    o.max_message = max_message;
+    auto w = std::make_unique<tls::TlsWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
+                                               client_ctx.ctx.get(), server_ctx.ctx.get(), upstream_status,
+                                               *tls_counters.back());
+    if (!w->open(error)) {
+      err << "sigrelay: " << error << "\n";
+      return 1;
+    }
+    if (i == 0) {
+      const auto b = w->bound();
+      for (std::size_t k = 0; k < streams.size(); ++k) set_port(streams[k].addr, get_port(b[k].addr));
+    }
+    tls_workers.push_back(std::move(w));
+  }
+
+  std::atomic<int> phase{static_cast<int>(dataplane::Phase::running)};
+  std::vector<std::thread> threads;
+  for (auto& w : sip_workers) threads.emplace_back([&phase, w = w.get()] { w->run(phase); });
+  for (auto& w : tls_workers) threads.emplace_back([&phase, w = w.get()] { w->run(phase); });
+
+  out << "sigrelay: ready";
+  std::string sep = " udp=";
+  for (const auto& u : udp) {
+    out << sep << endpoint_text(u.addr);
+    sep = ",";
+  }
+  for (const bool want_tls : {false, true}) {
+    sep = want_tls ? " tls=" : " tcp=";
+    for (const auto& s : streams) {
+      if (s.tls != want_tls) continue;
+      out << sep << endpoint_text(s.addr);
+      sep = ",";
+    }
+  }
+  out << " workers=" << n_sip << "+" << n_tls << std::endl;
+
+  // The control loop: signals now; stats and the control socket later.
+  while (true) {
+    pollfd p{sigfd, POLLIN, 0};
+    if (poll(&p, 1, 1000) <= 0) continue;
+    signalfd_siginfo si{};
+    if (read(sigfd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
+    if (si.ssi_signo == SIGHUP) {
+      err << "sigrelay: SIGHUP: hot reload is not available yet; restart to apply a new configuration\n";
+      continue;
+    }
+    break;
+  }
+  err << "sigrelay: shutting down: answering pending calls\n";
+  phase.store(static_cast<int>(dataplane::Phase::draining), std::memory_order_release);
+  for (unsigned t = 0; t < n_sip + n_tls; ++t) mail->wake(t);
+  // Give the workers a moment to answer and the tls workers to write it out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  phase.store(static_cast<int>(dataplane::Phase::stopped), std::memory_order_release);
+  for (unsigned t = 0; t < n_sip + n_tls; ++t) mail->wake(t);
+  for (auto& t : threads) t.join();
+  out << "sigrelay: counters " << counters_json(sip_counters, tls_counters, tls_workers).dump() << std::endl;
+  close(sigfd);
+  return 0;
+}
+
+}  // namespace sigrelay::control

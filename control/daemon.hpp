@@ -1,0 +1,18 @@
+// The sigrelay daemon's wiring: turns a validated Config into running
+// threads (sip workers, tls workers) and runs the control loop on the
+// calling thread until SIGTERM or SIGINT, then shuts down gracefully:
+// every INVITE still waiting gets 503, and the process exits 0.
+#pragma once
+
+#include <iosfwd>
+
+#include "control/config.hpp"
+
+namespace sigrelay::control {
+
+// Returns the process exit status. Prints "sigrelay: ready ..." with the
+// bound addresses on `out` once every socket is open (tests wait for it),
+// and the counters as one JSON line ("sigrelay: counters {...}") on exit.
+int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err);
+
+}  // namespace sigrelay::control

@@ -1,0 +1,352 @@
+#include "tls/tls_worker.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dataplane/relay_engine.hpp"
+#include "sip/message.hpp"
+
+namespace sigrelay::tls {
+namespace {
+
+using dataplane::Packet;
+using dataplane::PacketKind;
+
+constexpr unsigned kBurst = 32;
+constexpr auto kMaxSleep = Millis{50};
+constexpr std::uint32_t kIdBits = 20;
+constexpr std::uint32_t kIdMask = (1U << kIdBits) - 1;
+
+// epoll user data: what the fd is, and which one.
+enum class Tag : std::uint64_t { pool = 1, wake = 2, listener = 3, inbound = 4 };
+std::uint64_t tag(Tag t, std::uint64_t i) { return (static_cast<std::uint64_t>(t) << 32) | i; }
+
+}  // namespace
+
+struct TlsWorker::Inbound {
+  std::unique_ptr<StreamConnection> conn;
+  dataplane::SwitchPeer peer;
+  bool watching_write = false;
+};
+
+TlsWorker::TlsWorker(const TlsWorkerOptions& options, dataplane::Mailboxes& mail,
+                     const dataplane::SourceFilter& filter, sip::BranchMac mac, ssl_ctx_st* client_ctx,
+                     ssl_ctx_st* server_ctx, dataplane::UpstreamStatus& status, TlsWorkerCounters& counters)
+    : options_(options),
+      mail_(mail),
+      filter_(filter),
+      mac_(mac),
+      client_ctx_(client_ctx),
+      server_ctx_(server_ctx),
+      status_(status),
+      counters_(counters),
+      pool_packets_(static_cast<std::uint8_t>(mail.sip_workers() + options.index), options.pool_packets,
+                    options.max_message) {}
+
+TlsWorker::~TlsWorker() {
+  inbound_.clear();
+  pool_.reset();
+  for (int fd : listeners_) close(fd);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+Millis TlsWorker::now() const {
+  return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - epoch_) + Millis{1};
+}
+
+bool TlsWorker::open(std::string& error) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    error = "epoll_create1 failed";
+    return false;
+  }
+  UpstreamCallbacks cb;
+  cb.on_message = [this](std::string_view m) { on_upstream_message(m); };
+  cb.on_state_change = [this](std::size_t, std::size_t, bool, std::string_view) {
+    if (pool_) status_.up[options_.index].store(static_cast<unsigned>(pool_->connections_up()), std::memory_order_relaxed);
+  };
+  auto opts = options_.upstream;
+  opts.stream.max_message_size = options_.max_message;
+  pool_ = std::make_unique<UpstreamPool>(opts, client_ctx_, cb);
+  if (!pool_->error().empty()) {
+    error = pool_->error();
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag(Tag::pool, 0);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pool_->fd(), &ev);
+  ev.data.u64 = tag(Tag::wake, 0);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, mail_.wake_fd(thread()), &ev);
+  for (std::size_t i = 0; i < options_.listen.size(); ++i) {
+    const auto& l = options_.listen[i];
+    const int fd = socket(l.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = std::string("socket: ") + std::strerror(errno);
+      return false;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (l.addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&l.addr), l.len) != 0 || listen(fd, 1024) != 0) {
+      error = std::string("listen on a ") + (l.tls ? "TLS" : "TCP") + " address: " + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    listeners_.push_back(fd);
+    ev.data.u64 = tag(Tag::listener, i);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  return true;
+}
+
+std::vector<StreamListen> TlsWorker::bound() const {
+  std::vector<StreamListen> out;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    StreamListen l = options_.listen[i];
+    l.len = sizeof l.addr;
+    getsockname(listeners_[i], reinterpret_cast<sockaddr*>(&l.addr), &l.len);
+    out.push_back(l);
+  }
+  return out;
+}
+
+void TlsWorker::run(const std::atomic<int>& phase) {
+  epoll_event events[64];
+  int timeout = 0;
+  while (phase.load(std::memory_order_acquire) != static_cast<int>(dataplane::Phase::stopped)) {
+    const int n = epoll_wait(epoll_fd_, events, 64, timeout);
+    mail_.woke(thread());
+    const Millis t = now();
+    for (int k = 0; k < n; ++k) {
+      const std::uint64_t d = events[k].data.u64;
+      const auto kind = static_cast<Tag>(d >> 32);
+      const auto idx = static_cast<std::uint32_t>(d & 0xffffffffU);
+      if (kind == Tag::listener) accept_all(idx);
+      if (kind == Tag::inbound) service_inbound(idx, events[k].events);
+    }
+    pool_->poll(t);
+    unsigned work = static_cast<unsigned>(n > 0 ? n : 0);
+    work += drain_rings();
+    pool_->flush(now());
+    if (work > 0) {
+      timeout = 0;
+      continue;
+    }
+    mail_.prepare_sleep(thread());
+    if (drain_rings() > 0) {
+      pool_->flush(now());
+      timeout = 0;
+      continue;
+    }
+    const Millis next = pool_->next_deadline();
+    const Millis cur = now();
+    Millis wait = kMaxSleep;
+    if (next < cur + kMaxSleep) wait = next > cur ? next - cur : Millis{0};
+    timeout = static_cast<int>(wait.count());
+  }
+  pool_->flush(now());
+}
+
+// ---------------------------------------------------------------------------
+// Service side.
+
+Packet* TlsWorker::packet_for(std::string_view msg) {
+  Packet* p = pool_packets_.get();
+  if (p == nullptr) {
+    dataplane::bump(counters_.pool_empty);
+    return nullptr;
+  }
+  const sip::Segment seg{msg.data(), msg.size()};
+  if (!p->assign(std::span(&seg, 1))) {
+    pool_packets_.put(p);
+    return nullptr;
+  }
+  return p;
+}
+
+void TlsWorker::on_upstream_message(std::string_view msg) {
+  dataplane::bump(counters_.upstream_messages_in);
+  sip::MessageWithHeaders<96> parsed;
+  sip::ParseOptions opts;
+  opts.datagram = false;
+  opts.max_message_size = options_.max_message;
+  parsed.parse(msg, opts);
+  const auto id = sip::decode_branch(parsed.msg.top_via.branch, mac_);
+  if (!id || id->worker >= mail_.sip_workers()) {
+    dataplane::bump(counters_.upstream_unroutable);
+    return;
+  }
+  Packet* p = packet_for(msg);
+  if (p == nullptr) return;
+  p->kind = PacketKind::from_upstream;
+  if (!mail_.send_one(thread(), id->worker, p)) {
+    dataplane::bump(counters_.ring_full);
+    pool_packets_.put(p);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Switch side.
+
+void TlsWorker::accept_all(std::size_t listener) {
+  while (true) {
+    sockaddr_storage from{};
+    socklen_t len = sizeof from;
+    const int fd = accept4(listeners_[listener], reinterpret_cast<sockaddr*>(&from), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (!filter_.allows(from)) {
+      // Not whitelisted: the connection is closed at once, nothing is read.
+      dataplane::bump(counters_.inbound_refused_acl);
+      close(fd);
+      continue;
+    }
+    std::uint32_t index;
+    if (!free_ids_.empty()) {
+      index = free_ids_.back();
+      free_ids_.pop_back();
+    } else if (inbound_.size() < options_.max_inbound_connections && inbound_.size() < kIdMask) {
+      index = static_cast<std::uint32_t>(inbound_.size());
+      inbound_.emplace_back();
+    } else {
+      dataplane::bump(counters_.inbound_refused_limit);
+      close(fd);
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A generation in the id keeps a late response for a closed connection
+    // from reaching the next connection that reuses the slot.
+    next_generation_ = (next_generation_ + 1) & ((1U << (32 - kIdBits)) - 1);
+    const std::uint32_t conn_id = (next_generation_ << kIdBits) | index;
+    auto in = std::make_unique<Inbound>();
+    in->peer.addr = from;
+    in->peer.addr_len = len;
+    in->peer.transport = options_.listen[listener].tls ? dataplane::Transport::tls : dataplane::Transport::tcp;
+    in->peer.conn_id = conn_id;
+    in->peer.conn_owner = static_cast<std::uint8_t>(options_.index);
+    StreamConnection::Params params;
+    params.fd = fd;
+    params.role = StreamRole::server;
+    params.tls = options_.listen[listener].tls ? server_ctx_ : nullptr;
+    params.options.max_message_size = options_.max_message;
+    params.on_message = [this, conn_id](std::string_view m) { on_inbound_message(conn_id, m); };
+    in->conn = std::make_unique<StreamConnection>(std::move(params), now());
+    inbound_[index] = std::move(in);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = tag(Tag::inbound, index);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    dataplane::bump(counters_.inbound_accepted);
+    service_inbound(index, EPOLLOUT);  // start a TLS handshake that may want to write
+  }
+}
+
+void TlsWorker::service_inbound(std::uint32_t index, std::uint32_t events) {
+  if (index >= inbound_.size() || !inbound_[index]) return;
+  Inbound& in = *inbound_[index];
+  const Millis t = now();
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) in.conn->on_readable(t);
+  if (in.conn->state() != StreamState::closed && (events & EPOLLOUT)) in.conn->on_writable(t);
+  if (in.conn->state() == StreamState::closed) {
+    close_inbound(index);
+    return;
+  }
+  const bool want = in.conn->wants_write();
+  if (want != in.watching_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0U);
+    ev.data.u64 = tag(Tag::inbound, index);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, in.conn->fd(), &ev);
+    in.watching_write = want;
+  }
+}
+
+void TlsWorker::close_inbound(std::uint32_t index) {
+  if (!inbound_[index]) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inbound_[index]->conn->fd(), nullptr);
+  inbound_[index].reset();
+  free_ids_.push_back(index);
+  dataplane::bump(counters_.inbound_closed);
+}
+
+void TlsWorker::on_inbound_message(std::uint32_t conn_id, std::string_view msg) {
+  const std::uint32_t index = conn_id & kIdMask;
+  if (index >= inbound_.size() || !inbound_[index]) return;
+  dataplane::bump(counters_.inbound_messages);
+  sip::MessageWithHeaders<96> parsed;
+  sip::ParseOptions opts;
+  opts.datagram = false;
+  opts.max_message_size = options_.max_message;
+  parsed.parse(msg, opts);
+  unsigned owner = 0;
+  if (!parsed.msg.call_id.empty()) {
+    owner = static_cast<unsigned>(dataplane::RelayEngine::call_hash(parsed.msg.call_id, mac_) % mail_.sip_workers());
+  }
+  Packet* p = packet_for(msg);
+  if (p == nullptr) return;
+  p->kind = PacketKind::switch_message;
+  p->peer = inbound_[index]->peer;
+  if (!mail_.send_one(thread(), owner, p)) {
+    dataplane::bump(counters_.ring_full);
+    pool_packets_.put(p);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Rings.
+
+void TlsWorker::release(Packet* p) {
+  if (p->owner == thread()) {
+    pool_packets_.put(p);
+    return;
+  }
+  p->kind = PacketKind::free_buffer;
+  if (!mail_.send_one(thread(), p->owner, p)) dataplane::bump(counters_.ring_full);
+}
+
+unsigned TlsWorker::drain_rings() {
+  unsigned total = 0;
+  Packet* batch[kBurst];
+  for (unsigned from = 0; from < mail_.sip_workers(); ++from) {
+    const unsigned n = mail_.receive(from, thread(), batch);
+    for (unsigned k = 0; k < n; ++k) {
+      Packet* p = batch[k];
+      switch (p->kind) {
+        case PacketKind::free_buffer:
+          pool_packets_.put(p);
+          continue;
+        case PacketKind::to_upstream:
+          // Queued, not written yet: flush() after the burst coalesces what
+          // is queued per connection into as few records and writes as it can.
+          if (!pool_->send(p->call_hash, p->view())) dataplane::bump(counters_.upstream_send_failed);
+          break;
+        case PacketKind::to_switch_stream: {
+          const std::uint32_t index = p->peer.conn_id & kIdMask;
+          if (index < inbound_.size() && inbound_[index] && inbound_[index]->peer.conn_id == p->peer.conn_id) {
+            if (!inbound_[index]->conn->send(p->view(), now())) dataplane::bump(counters_.switch_send_failed);
+            service_inbound(index, 0);
+          } else {
+            dataplane::bump(counters_.switch_send_failed);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+      release(p);
+    }
+    total += n;
+  }
+  return total;
+}
+
+}  // namespace sigrelay::tls

@@ -1,0 +1,101 @@
+// One tls worker thread (DESIGN.md §2): it owns its upstream connections to
+// the service (UpstreamPool) and the TCP/TLS connections switches open to
+// us, and moves messages between them and the sip workers over rings.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/mailboxes.hpp"
+#include "dataplane/relay_counters.hpp"
+#include "dataplane/sip_worker.hpp"
+#include "sip/branch_codec.hpp"
+#include "tls/stream_connection.hpp"
+#include "tls/upstream_pool.hpp"
+
+namespace sigrelay::tls {
+
+struct StreamListen {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  bool tls = false;
+};
+
+struct TlsWorkerOptions {
+  unsigned index = 0;  // among tls workers (thread index is sip_workers + index)
+  UpstreamPoolOptions upstream{};
+  std::vector<StreamListen> listen;  // switch-facing TCP/TLS
+  std::size_t pool_packets = 4096;
+  std::uint32_t max_message = 16384;
+  std::size_t max_inbound_connections = 4096;
+};
+
+// What a tls worker counts; single writer (the worker), relaxed readers.
+struct alignas(64) TlsWorkerCounters {
+  dataplane::Counter inbound_accepted;
+  dataplane::Counter inbound_refused_acl;   // connection closed at once: source not whitelisted
+  dataplane::Counter inbound_refused_limit; // too many connections
+  dataplane::Counter inbound_closed;
+  dataplane::Counter inbound_messages;
+  dataplane::Counter upstream_messages_in;
+  dataplane::Counter upstream_unroutable;   // a message from the service whose branch is not ours
+  dataplane::Counter upstream_send_failed;  // no connection up / buffer full when a request was due
+  dataplane::Counter switch_send_failed;    // the switch's connection is gone
+  dataplane::Counter ring_full;
+  dataplane::Counter pool_empty;
+};
+
+class TlsWorker {
+ public:
+  TlsWorker(const TlsWorkerOptions& options, dataplane::Mailboxes& mail, const dataplane::SourceFilter& filter,
+            sip::BranchMac mac, ssl_ctx_st* client_ctx, ssl_ctx_st* server_ctx,
+            dataplane::UpstreamStatus& status, TlsWorkerCounters& counters);
+  ~TlsWorker();
+  TlsWorker(const TlsWorker&) = delete;
+  TlsWorker& operator=(const TlsWorker&) = delete;
+
+  bool open(std::string& error);
+  // Bound addresses of the listeners (port 0 resolved), in options order.
+  std::vector<StreamListen> bound() const;
+  void run(const std::atomic<int>& phase);
+  const UpstreamPool& pool() const { return *pool_; }
+
+ private:
+  struct Inbound;
+
+  Millis now() const;
+  unsigned thread() const { return mail_.sip_workers() + options_.index; }
+  void on_upstream_message(std::string_view msg);
+  void on_inbound_message(std::uint32_t conn, std::string_view msg);
+  void accept_all(std::size_t listener);
+  void service_inbound(std::uint32_t conn, std::uint32_t events);
+  void close_inbound(std::uint32_t conn);
+  unsigned drain_rings();
+  dataplane::Packet* packet_for(std::string_view msg);
+  void release(dataplane::Packet* p);
+
+  TlsWorkerOptions options_;
+  dataplane::Mailboxes& mail_;
+  const dataplane::SourceFilter& filter_;
+  sip::BranchMac mac_;
+  ssl_ctx_st* client_ctx_;
+  ssl_ctx_st* server_ctx_;
+  dataplane::UpstreamStatus& status_;
+  TlsWorkerCounters& counters_;
+  dataplane::PacketPool pool_packets_;
+  std::unique_ptr<UpstreamPool> pool_;
+  std::vector<int> listeners_;
+  std::vector<std::unique_ptr<Inbound>> inbound_;  // by connection id; null = free
+  std::vector<std::uint32_t> free_ids_;
+  std::uint32_t next_generation_ = 0;
+  int epoll_fd_ = -1;
+  std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace sigrelay::tls
