@@ -52,19 +52,6 @@ std::string endpoint_text(const sockaddr_storage& a) {
   return "[" + std::string(host) + "]:" + std::to_string(port);
 }
 
-void set_port(sockaddr_storage& a, std::uint16_t port) {
-  if (a.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(port);
-  }
-}
-
-std::uint16_t get_port(const sockaddr_storage& a) {
-  return a.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port)
-                                : ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
-}
-
 // The sent-by we write in our Via toward the service. Over a stream the
 // response comes back on the same connection whatever it says (RFC 3261
 // §18.2.2), so it is informational: our first specific listen address, or
@@ -242,10 +229,6 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
       err << "sigrelay: listen.udp: " << error << "\n";
       return 1;
     }
-    // Port 0 (tests): the first worker's kernel-chosen ports are shared by the rest.
-    if (i == 0) {
-      for (std::size_t k = 0; k < udp.size(); ++k) set_port(udp[k].addr, get_port(w->backend().bound(k).addr));
-    }
     sip_workers.push_back(std::move(w));
   }
 
@@ -279,10 +262,6 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
       err << "sigrelay: " << error << "\n";
       return 1;
     }
-    if (i == 0) {
-      const auto b = w->bound();
-      for (std::size_t k = 0; k < streams.size(); ++k) set_port(streams[k].addr, get_port(b[k].addr));
-    }
     tls_workers.push_back(std::move(w));
   }
 
@@ -307,10 +286,23 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   }
   out << " workers=" << n_sip << "+" << n_tls << std::endl;
 
-  // The control loop: signals now; stats and the control socket later.
+  // The control loop: signals, and alarms an operator must not find late.
+  std::uint64_t refused_seen = 0;
+  const auto check_alarms = [&] {
+    std::uint64_t refused = 0;
+    for (const auto& c : sip_counters) refused += c->service_403_404.load(std::memory_order_relaxed);
+    if (refused > refused_seen) {
+      err << "sigrelay: ALARM: the service refused " << (refused - refused_seen)
+          << " INVITE(s) with 403/404 in the last second: this relay's address is not whitelisted there"
+             " (check the address the service sees, e.g. after a NAT change)" << std::endl;
+      refused_seen = refused;
+    }
+  };
   while (true) {
     pollfd p{sigfd, POLLIN, 0};
-    if (poll(&p, 1, 1000) <= 0) continue;
+    const int ready = poll(&p, 1, 1000);
+    check_alarms();
+    if (ready <= 0) continue;
     signalfd_siginfo si{};
     if (read(sigfd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
     if (si.ssi_signo == SIGHUP) {

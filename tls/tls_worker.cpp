@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "dataplane/relay_engine.hpp"
@@ -68,8 +69,9 @@ bool TlsWorker::open(std::string& error) {
   }
   UpstreamCallbacks cb;
   cb.on_message = [this](std::string_view m) { on_upstream_message(m); };
-  cb.on_state_change = [this](std::size_t, std::size_t, bool, std::string_view) {
+  cb.on_state_change = [this](std::size_t target, std::size_t conn, bool up, std::string_view reason) {
     if (pool_) status_.up[options_.index].store(static_cast<unsigned>(pool_->connections_up()), std::memory_order_relaxed);
+    log_state_change(target, conn, up, reason);
   };
   auto opts = options_.upstream;
   opts.stream.max_message_size = options_.max_message;
@@ -153,6 +155,25 @@ void TlsWorker::run(const std::atomic<int>& phase) {
     timeout = static_cast<int>(wait.count());
   }
   pool_->flush(now());
+}
+
+// Upstream connection changes are rare and are what an operator needs to
+// see first ("certificate verify failed: hostname mismatch"), so they are
+// logged from here; a connection that keeps failing the same way is logged
+// again at most every kRepeatLog.
+void TlsWorker::log_state_change(std::size_t target, std::size_t conn, bool up, std::string_view reason) {
+  constexpr Millis kRepeatLog{30000};
+  const std::size_t key = target * 1024 + conn;
+  if (key >= last_logged_.size()) last_logged_.resize(key + 1);
+  auto& last = last_logged_[key];
+  const Millis t = now();
+  if (!up && last.reason == reason && last.at.count() != 0 && t - last.at < kRepeatLog) return;
+  last.reason.assign(reason);
+  last.at = t;
+  const auto& tgt = options_.upstream.targets[target];
+  std::fprintf(stderr, "sigrelay: upstream %s%s:%u connection %u.%zu %s: %.*s\n", tgt.tls ? "tls:" : "tcp:",
+               tgt.host.c_str(), static_cast<unsigned>(tgt.port), options_.index, conn, up ? "up" : "down",
+               static_cast<int>(reason.size()), reason.data());
 }
 
 // ---------------------------------------------------------------------------

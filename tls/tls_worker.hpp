@@ -72,6 +72,7 @@ class TlsWorker {
   Millis now() const;
   unsigned thread() const { return mail_.sip_workers() + options_.index; }
   void on_upstream_message(std::string_view msg);
+  void log_state_change(std::size_t target, std::size_t conn, bool up, std::string_view reason);
   void on_inbound_message(std::uint32_t conn, std::string_view msg);
   void accept_all(std::size_t listener);
   void service_inbound(std::uint32_t conn, std::uint32_t events);
@@ -94,6 +95,11 @@ class TlsWorker {
   std::vector<std::unique_ptr<Inbound>> inbound_;  // by connection id; null = free
   std::vector<std::uint32_t> free_ids_;
   std::uint32_t next_generation_ = 0;
+  struct Logged {
+    std::string reason;
+    Millis at{0};
+  };
+  std::vector<Logged> last_logged_;
   int epoll_fd_ = -1;
   std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
 };
