@@ -143,6 +143,12 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
   SIGRELAY_T(upstream_unroutable);
   SIGRELAY_T(upstream_send_failed);
   SIGRELAY_T(switch_send_failed);
+  SIGRELAY_T(upstream_connect_attempts);
+  SIGRELAY_T(upstream_connect_failures);
+  SIGRELAY_T(upstream_handshake_failures);
+  SIGRELAY_T(upstream_disconnects);
+  SIGRELAY_T(upstream_failovers);
+  SIGRELAY_T(upstream_keepalive_timeouts);
 #undef SIGRELAY_T
   (void)tls_workers;
   return j;

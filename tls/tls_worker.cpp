@@ -135,6 +135,7 @@ void TlsWorker::run(const std::atomic<int>& phase) {
       if (kind == Tag::inbound) service_inbound(idx, events[k].events);
     }
     pool_->poll(t);
+    publish_pool_counters();
     unsigned work = static_cast<unsigned>(n > 0 ? n : 0);
     work += drain_rings();
     pool_->flush(now());
@@ -155,6 +156,17 @@ void TlsWorker::run(const std::atomic<int>& phase) {
     timeout = static_cast<int>(wait.count());
   }
   pool_->flush(now());
+}
+
+void TlsWorker::publish_pool_counters() {
+  const auto& c = pool_->counters();
+  const auto set = [](dataplane::Counter& to, std::uint64_t v) { to.store(v, std::memory_order_relaxed); };
+  set(counters_.upstream_connect_attempts, c.connect_attempts);
+  set(counters_.upstream_connect_failures, c.connect_failures + c.connect_timeouts);
+  set(counters_.upstream_handshake_failures, c.handshake_failures);
+  set(counters_.upstream_disconnects, c.disconnects);
+  set(counters_.upstream_failovers, c.failovers);
+  set(counters_.upstream_keepalive_timeouts, c.keepalive_timeouts);
 }
 
 // Upstream connection changes are rare and are what an operator needs to

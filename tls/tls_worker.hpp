@@ -49,6 +49,13 @@ struct alignas(64) TlsWorkerCounters {
   dataplane::Counter switch_send_failed;    // the switch's connection is gone
   dataplane::Counter ring_full;
   dataplane::Counter pool_empty;
+  // Copied from the UpstreamPool's own counters after every poll.
+  dataplane::Counter upstream_connect_attempts;
+  dataplane::Counter upstream_connect_failures;
+  dataplane::Counter upstream_handshake_failures;  // TLS handshake or certificate verification failed
+  dataplane::Counter upstream_disconnects;
+  dataplane::Counter upstream_failovers;
+  dataplane::Counter upstream_keepalive_timeouts;
 };
 
 class TlsWorker {
@@ -72,6 +79,7 @@ class TlsWorker {
   Millis now() const;
   unsigned thread() const { return mail_.sip_workers() + options_.index; }
   void on_upstream_message(std::string_view msg);
+  void publish_pool_counters();
   void log_state_change(std::size_t target, std::size_t conn, bool up, std::string_view reason);
   void on_inbound_message(std::uint32_t conn, std::string_view msg);
   void accept_all(std::size_t listener);

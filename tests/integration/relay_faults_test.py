@@ -173,6 +173,9 @@ def body(env):
                   rc == 0 and cc.get("local_503_no_upstream") == 1 and cc.get("invites_upstream") == 0,
                   f"exit {rc}, local_503_no_upstream={cc.get('local_503_no_upstream')}, "
                   f"invites_upstream={cc.get('invites_upstream')}")
+        env.check(f"{rl.name}: failed handshakes counted (tls_upstream_handshake_failures >= 1)",
+                  cc.get("tls_upstream_handshake_failures", 0) >= 1,
+                  f"got {cc.get('tls_upstream_handshake_failures')}")
 
 
 if __name__ == "__main__":
