@@ -134,23 +134,19 @@ void SipWorker::handle_datagram(Packet* p, bool handed_off) {
   release(p);
 }
 
-void SipWorker::handle_stream_message(Packet* p) {
+void SipWorker::handle_stream_message(Packet* p, bool from_switch) {
+  // Stream messages arrive framed by the tls worker: exactly one message,
+  // Content-Length mandatory (RFC 3261 §18.3).
   sip::MessageWithHeaders<96> parsed;
   sip::ParseOptions opts;
   opts.datagram = false;
   opts.max_message_size = options_.max_message;
   const auto r = parsed.parse(p->view(), opts);
-  engine_->on_switch_message(parsed.msg, r, p->peer, now());
-  release(p);
-}
-
-void SipWorker::handle_upstream_message(Packet* p) {
-  sip::MessageWithHeaders<96> parsed;
-  sip::ParseOptions opts;
-  opts.datagram = false;
-  opts.max_message_size = options_.max_message;
-  const auto r = parsed.parse(p->view(), opts);
-  engine_->on_upstream_message(parsed.msg, r, now());
+  if (from_switch) {
+    engine_->on_switch_message(parsed.msg, r, p->peer, now());
+  } else {
+    engine_->on_upstream_message(parsed.msg, r, now());
+  }
   release(p);
 }
 
@@ -170,10 +166,10 @@ unsigned SipWorker::drain_rings() {
           handle_datagram(p, true);
           break;
         case PacketKind::switch_message:
-          handle_stream_message(p);
+          handle_stream_message(p, true);
           break;
         case PacketKind::from_upstream:
-          handle_upstream_message(p);
+          handle_stream_message(p, false);
           break;
         default:
           release(p);

@@ -71,8 +71,7 @@ class SipWorker final : public RelayIo {
   unsigned poll_udp();
   unsigned drain_rings();
   void handle_datagram(Packet* p, bool handed_off);
-  void handle_stream_message(Packet* p);
-  void handle_upstream_message(Packet* p);
+  void handle_stream_message(Packet* p, bool from_switch);
   void release(Packet* p);
   void sleep_until_work();
 

@@ -16,6 +16,7 @@
 
 #include "sip/message.hpp"
 #include "sip/stream_framer.hpp"
+#include "tests/sip/guarded_buffer.hpp"
 
 namespace sigrelay::sip {
 namespace {
@@ -150,33 +151,7 @@ const std::vector<std::string> kReal = {
     "real/ipv6frag-pcap_f7_183_ipv6_relayed-upstream.sip",
 };
 
-// A buffer whose last byte sits just before an inaccessible page: reading
-// one byte past the message faults at once.
-class GuardedBuffer {
- public:
-  explicit GuardedBuffer(std::string_view bytes) {
-    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    data_pages_ = (bytes.size() + page - 1) / page + 1;
-    map_len_ = (data_pages_ + 1) * page;
-    base_ = static_cast<char*>(mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    EXPECT_NE(base_, MAP_FAILED);
-    EXPECT_EQ(mprotect(base_ + data_pages_ * page, page, PROT_NONE), 0);
-    start_ = base_ + data_pages_ * page - bytes.size();
-    if (!bytes.empty()) std::memcpy(start_, bytes.data(), bytes.size());
-    size_ = bytes.size();
-  }
-  ~GuardedBuffer() { munmap(base_, map_len_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  std::string_view view() const { return {start_, size_}; }
-
- private:
-  char* base_ = nullptr;
-  char* start_ = nullptr;
-  std::size_t size_ = 0;
-  std::size_t map_len_ = 0;
-  std::size_t data_pages_ = 0;
-};
+using testing::GuardedBuffer;
 
 ParseResult parse(std::string_view bytes, Message& m, Header (&storage)[128], bool datagram = true) {
   ParseOptions opts;
