@@ -1,141 +1,149 @@
 #include "sip/header_values.hpp"
 
-#include <span>
+#include <cstring>
 
 #include "sip/chars.hpp"
 
 namespace sigrelay::sip {
 namespace {
 
-constexpr bool is_lws_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+using detail::Folded;
+using detail::skip;
+
+std::string_view span(const char* begin, const char* end) {
+  return {begin, static_cast<std::size_t>(end - begin)};
+}
 
 // A cursor over one header value. Folded line breaks (CRLF WSP) are linear
 // whitespace here: the message parser already guaranteed that every CRLF
 // inside a value is followed by SP or HT.
 struct Cursor {
-  std::string_view s;
-  std::size_t i = 0;
+  const char* p;
+  const char* end;
 
-  bool done() const { return i >= s.size(); }
-  char peek() const { return i < s.size() ? s[i] : '\0'; }
-  void skip_lws() {
-    while (i < s.size() && is_lws_char(s[i])) ++i;
+  explicit Cursor(std::string_view s) : p(s.data()), end(s.data() + s.size()) {}
+
+  bool done() const { return p == end; }
+  char peek() const { return p < end ? *p : '\0'; }
+  // Most separators have no whitespace around them: one test decides that.
+  static const char* past_lws(const char* q, const char* end) {
+    return q != end && is_lws(*q) ? skip<detail::kLws>(q + 1, end) : q;
   }
-  // SWS c SWS
+  void skip_lws() { p = past_lws(p, end); }
+  // SWS c SWS; the cursor stays put when `c` is not next.
   bool eat_sep(char c) {
-    const std::size_t save = i;
-    skip_lws();
-    if (peek() == c) {
-      ++i;
-      skip_lws();
-      return true;
-    }
-    i = save;
-    return false;
+    const char* q = p != end && *p == c ? p : past_lws(p, end);
+    if (q == end || *q != c) return false;
+    p = past_lws(q + 1, end);
+    return true;
   }
   std::string_view token() {
-    const std::size_t start = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
-    return s.substr(start, i - start);
+    const char* start = p;
+    p = skip<detail::kToken>(p, end);
+    return span(start, p);
   }
   // quoted-string with quoted-pair; returns false when unterminated.
   bool quoted_string() {
     if (peek() != '"') return false;
-    ++i;
-    while (i < s.size()) {
-      const char c = s[i];
-      if (c == '\\') {
-        if (i + 1 >= s.size()) return false;
-        i += 2;
-        continue;
+    ++p;
+    for (;;) {
+      p = detail::find_either(p, end, '"', '\\');
+      if (p == end) return false;
+      if (*p == '"') {
+        ++p;
+        return true;
       }
-      ++i;
-      if (c == '"') return true;
+      // A backslash quotes the next byte, whatever it is.
+      if (end - p < 2) return false;
+      p += 2;
     }
-    return false;
   }
   // gen-value = token / host / quoted-string; also accepts the bracketed and
   // colon forms that IPv6 received= values take in the field (RFC 5118 §4.5).
   bool gen_value() {
     if (peek() == '"') return quoted_string();
-    const std::size_t start = i;
-    while (i < s.size() && (is_token_char(s[i]) || s[i] == ':' || s[i] == '[' || s[i] == ']')) ++i;
-    return i > start;
+    const char* start = p;
+    p = detail::skip_long<detail::kGenValue>(p, end);  // branches and tags run long
+    return p > start;
   }
   // *( SEMI generic-param ); leaves the cursor after the last param.
-  // Returns false on an empty or malformed param (e.g. ";;"). The values of
-  // the params named in `want` are captured on the way (one pass, no rescans).
-  struct Want {
-    std::string_view name;
-    std::string_view* value;
-    bool* present;
-  };
-  bool params(std::string_view& raw, std::span<const Want> want = {}) {
-    std::size_t first = std::string_view::npos;
-    std::size_t last = i;
-    while (true) {
-      const std::size_t save = i;
-      if (!eat_sep(';')) {
-        i = save;
-        break;
-      }
-      if (first == std::string_view::npos) first = i;
+  // Returns false on an empty or malformed param (e.g. ";;"). Each param is
+  // handed to `capture(name, value)` on the way (one pass, no rescans); a
+  // param without a value gives an empty view with no data.
+  template <class Capture>
+  bool params(std::string_view& raw, Capture&& capture) {
+    const char* first = nullptr;
+    const char* last = p;
+    while (eat_sep(';')) {
+      if (first == nullptr) first = p;
       const auto name = token();
       if (name.empty()) return false;
-      const std::size_t after_name = i;
       std::string_view value;
       if (eat_sep('=')) {
-        const std::size_t vs = i;
+        const char* value_start = p;
         if (!gen_value()) return false;
-        value = s.substr(vs, i - vs);
-      } else {
-        i = after_name;
+        value = span(value_start, p);
       }
-      for (const auto& w : want) {
-        if (name.size() == w.name.size() && iequals(name, w.name) && !*w.present) {
-          *w.value = value;
-          *w.present = true;
-        }
-      }
-      last = i;
+      capture(name, value);
+      last = p;
     }
-    raw = first == std::string_view::npos ? std::string_view{} : s.substr(first, last - first);
+    raw = first == nullptr ? std::string_view{} : span(first, last);
     return true;
   }
 };
 
+// Keeps the value of the first param named `lit` (any case); the caller has
+// checked that the name has the literal's length.
+template <std::size_t N>
+void capture_first(std::string_view name, std::string_view value, const Folded<N>& lit, std::string_view& out,
+                   bool& present) {
+  if (!present && lit.matches(name.data())) {
+    out = value;
+    present = true;
+  }
+}
+
+// trim_lws() as a pair of pointers; values rarely have any LWS left to trim.
+void trim(const char*& b, const char*& e) {
+  if (b != e && is_lws(*b)) b = skip<detail::kLws>(b + 1, e);
+  while (e > b && is_lws(e[-1])) --e;
+}
+
 }  // namespace
 
 std::string_view trim_lws(std::string_view s) {
-  while (!s.empty() && is_lws_char(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_lws_char(s.back())) s.remove_suffix(1);
-  return s;
+  const char* b = s.data();
+  const char* e = b + s.size();
+  trim(b, e);
+  return s.substr(static_cast<std::size_t>(b - s.data()), static_cast<std::size_t>(e - b));
 }
 
 std::optional<std::uint32_t> parse_uint(std::string_view value, std::uint32_t max) {
-  value = trim_lws(value);
-  if (value.empty()) return std::nullopt;
+  const char* p = value.data();
+  const char* end = p + value.size();
+  trim(p, end);
+  if (p == end) return std::nullopt;
   std::uint64_t n = 0;
-  for (char c : value) {
-    if (!is_digit(c)) return std::nullopt;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  for (; p != end; ++p) {
+    const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p)) - unsigned{'0'};
+    if (d > 9) return std::nullopt;
+    n = n * 10 + d;
     if (n > max) return std::nullopt;
   }
   return static_cast<std::uint32_t>(n);
 }
 
 bool parse_cseq(std::string_view value, CSeq& out) {
-  Cursor c{value};
+  Cursor c(value);
   c.skip_lws();
   std::uint64_t n = 0;
-  std::size_t digits = 0;
-  while (!c.done() && is_digit(c.peek())) {
-    n = n * 10 + static_cast<std::uint64_t>(c.peek() - '0');
+  const char* digits = c.p;
+  while (!c.done() && is_digit(*c.p)) {
+    n = n * 10 + static_cast<std::uint64_t>(*c.p - '0');
     if (n > 0xffffffffULL) return false;  // RFC 3261 §8.1.1.5: less than 2**31 when sent, 32 bits on receipt
-    ++digits;
-    ++c.i;
+    ++c.p;
   }
-  if (digits == 0 || c.done() || !is_lws_char(c.peek())) return false;
+  if (c.p == digits || c.done() || !is_lws(*c.p)) return false;
   c.skip_lws();
   const auto method = c.token();
   if (method.empty()) return false;
@@ -148,71 +156,82 @@ bool parse_cseq(std::string_view value, CSeq& out) {
 }
 
 bool valid_call_id(std::string_view value) {
-  value = trim_lws(value);
-  const auto at = value.find('@');
-  const auto word_ok = [](std::string_view w) {
-    if (w.empty()) return false;
-    for (char c : w) {
-      if (!is_word_char(c)) return false;
-    }
-    return true;
-  };
-  if (at == std::string_view::npos) return word_ok(value);
-  return word_ok(value.substr(0, at)) && word_ok(value.substr(at + 1));
+  // word [ "@" word ]; '@' is not a word character, so one scan finds it.
+  const char* start = value.data();
+  const char* end = start + value.size();
+  trim(start, end);
+  const char* p = detail::skip_long<detail::kWord>(start, end);
+  if (p == start) return false;
+  if (p == end) return true;
+  if (*p != '@') return false;
+  const char* host = p + 1;
+  p = detail::skip_long<detail::kWord>(host, end);
+  return p > host && p == end;
 }
 
 bool ViaList::next(Via& out) {
   if (error_) return false;
-  Cursor c{rest_};
+  Cursor c(rest_);
   c.skip_lws();
   if (!first_) {
     if (c.done()) return false;
-    if (c.peek() != ',') {
+    if (*c.p != ',') {
       error_ = true;
       return false;
     }
-    ++c.i;
+    ++c.p;
     c.skip_lws();
   } else if (c.done()) {
     error_ = true;  // an empty Via value
     return false;
   }
   first_ = false;
-  out = Via{};
-  const std::size_t start = c.i;
-  // sent-protocol = protocol-name SLASH protocol-version SLASH transport
-  const auto name = c.token();
-  if (name.empty() || !c.eat_sep('/')) return error_ = true, false;
-  const auto version = c.token();
-  if (version.empty() || !c.eat_sep('/')) return error_ = true, false;
+  detail::reset(out);
+  const char* start = c.p;
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport,
+  // nearly always spelled "SIP/2.0/" and a transport.
+  if (c.end - c.p >= 8 && Folded("sip/2.0/").matches(c.p)) {
+    c.p = Cursor::past_lws(c.p + 8, c.end);
+  } else {
+    const auto name = c.token();
+    if (name.empty() || !c.eat_sep('/')) return error_ = true, false;
+    const auto version = c.token();
+    if (version.empty() || !c.eat_sep('/')) return error_ = true, false;
+    if (name.size() != 3 || !Folded("sip").matches(name.data())) return error_ = true, false;
+  }
   const auto transport = c.token();
-  if (transport.empty() || !iequals(name, "SIP")) return error_ = true, false;
-  out.protocol = c.s.substr(start, c.i - start);
+  if (transport.empty()) return error_ = true, false;
+  out.protocol = span(start, c.p);
   out.transport = transport;
   // LWS sent-by
-  if (c.done() || !is_lws_char(c.peek())) return error_ = true, false;
+  if (c.done() || !is_lws(*c.p)) return error_ = true, false;
   c.skip_lws();
+  // sent-by = host [ COLON port ], and COLON = SWS ":" SWS (RFC 3261
+  // §25.1): "host:5060", "host : 5060" and "host: 5060" are all one sent-by
+  // (the last is §20.42's own example). The host is found first, the port after.
+  const char* host_end = c.p;
+  if (host_end < c.end && *host_end == '[') {
+    const auto* close = static_cast<const char*>(std::memchr(host_end, ']', static_cast<std::size_t>(c.end - host_end)));
+    if (close == nullptr) return error_ = true, false;
+    host_end = close + 1;
+  } else {
+    while (host_end < c.end && is_host_char(*host_end)) ++host_end;
+  }
   HostPort hp;
-  // sent-by allows LWS around the port colon ("host : 5060"); collapse it.
-  std::size_t used = parse_hostport(c.s.substr(c.i), hp);
-  if (used == 0) return error_ = true, false;
-  c.i += used;
-  if (!hp.has_port) {
-    const std::size_t save = c.i;
-    if (c.eat_sep(':')) {
-      std::uint32_t port = 0;
-      std::size_t digits = 0;
-      while (!c.done() && is_digit(c.peek()) && digits < 6) {
-        port = port * 10 + static_cast<std::uint32_t>(c.peek() - '0');
-        ++digits;
-        ++c.i;
-      }
-      if (digits == 0 || digits > 5 || port > 65535) return error_ = true, false;
-      hp.port = static_cast<std::uint16_t>(port);
-      hp.has_port = true;
-    } else {
-      c.i = save;
+  const auto host_len = static_cast<std::size_t>(host_end - c.p);
+  if (host_len == 0 || parse_hostport(span(c.p, host_end), hp) != host_len) return error_ = true, false;
+  c.p = host_end;
+  if (c.eat_sep(':')) {
+    std::uint32_t port = 0;
+    std::size_t digits = 0;
+    while (!c.done() && is_digit(*c.p) && digits < 6) {
+      port = port * 10 + static_cast<std::uint32_t>(*c.p - '0');
+      ++digits;
+      ++c.p;
     }
+    if (digits == 0 || digits > 5 || port > 65535) return error_ = true, false;
+    hp.port = static_cast<std::uint16_t>(port);
+    hp.has_port = true;
   }
   out.host = hp.host;
   out.port = hp.port;
@@ -220,24 +239,30 @@ bool ViaList::next(Via& out) {
   bool has_received = false;
   bool has_maddr = false;
   bool has_ttl = false;
-  const Cursor::Want want[] = {{"branch", &out.branch, &out.has_branch},
-                               {"received", &out.received, &has_received},
-                               {"rport", &out.rport, &out.has_rport},
-                               {"maddr", &out.maddr, &has_maddr},
-                               {"ttl", &out.ttl, &has_ttl}};
-  if (!c.params(out.params, want)) return error_ = true, false;
-  out.text = c.s.substr(start, c.i - start);
+  const auto capture = [&](std::string_view pname, std::string_view value) {
+    switch (pname.size()) {
+      case 3: capture_first(pname, value, Folded("ttl"), out.ttl, has_ttl); break;
+      case 5:
+        capture_first(pname, value, Folded("rport"), out.rport, out.has_rport);
+        capture_first(pname, value, Folded("maddr"), out.maddr, has_maddr);
+        break;
+      case 6: capture_first(pname, value, Folded("branch"), out.branch, out.has_branch); break;
+      case 8: capture_first(pname, value, Folded("received"), out.received, has_received); break;
+      default: break;
+    }
+  };
+  if (!c.params(out.params, capture)) return error_ = true, false;
+  out.text = span(start, c.p);
   if (out.has_branch && out.branch.empty()) return error_ = true, false;
-  rest_ = c.s.substr(c.i);
-  // Anything but a comma or the end after the params is malformed.
-  Cursor tail{rest_};
-  tail.skip_lws();
-  if (!tail.done() && tail.peek() != ',') return error_ = true, false;
-  if (!tail.done()) {
-    Cursor after{rest_.substr(tail.i + 1)};
-    after.skip_lws();
-    if (after.done()) return error_ = true, false;  // trailing comma
-  }
+  rest_ = span(c.p, c.end);
+  // Anything but a comma or the end after the params is malformed, and a
+  // comma must be followed by another via-parm.
+  c.skip_lws();
+  if (c.done()) return true;
+  if (*c.p != ',') return error_ = true, false;
+  ++c.p;
+  c.skip_lws();
+  if (c.done()) return error_ = true, false;  // trailing comma
   return true;
 }
 
@@ -245,88 +270,112 @@ namespace {
 
 // One name-addr / addr-spec with its params, starting at the cursor (LWS
 // skipped) and ending after the last param; the caller checks what follows.
+// The fields are stored once at the end; on failure the caller clears `out`.
 bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
-  out = NameAddr{};
   c.skip_lws();
-  const std::size_t start = c.i;
+  const char* start = c.p;
   if (allow_star && c.peek() == '*') {
-    ++c.i;
+    detail::reset(out);
+    ++c.p;
     out.star = true;
-    out.text = c.s.substr(start, 1);
+    out.text = span(start, c.p);
     return true;
   }
-  std::size_t uri_start = 0;
-  std::size_t uri_end = 0;
+  std::string_view display;
   if (c.peek() == '"') {
     if (!c.quoted_string()) return false;
-    out.display = c.s.substr(start, c.i - start);
+    display = span(start, c.p);
     c.skip_lws();
     if (c.peek() != '<') return false;
   } else if (c.peek() != '<') {
     // Either "token LWS token <uri>" (display name) or a bare addr-spec.
-    std::size_t j = c.i;
-    std::size_t display_end = j;
-    while (j < c.s.size() && (is_token_char(c.s[j]) || is_lws_char(c.s[j]))) {
-      if (!is_lws_char(c.s[j])) display_end = j + 1;
+    const char* j = c.p;
+    const char* display_end = j;
+    while (j < c.end && detail::has(*j, detail::kToken | detail::kLws)) {
+      if (!is_lws(*j)) display_end = j + 1;
       ++j;
     }
-    if (j < c.s.size() && c.s[j] == '<') {
+    if (j < c.end && *j == '<') {
       // RFC 4475 §3.1.1.6 shows "caller<sip:...>" in the field: accepted.
-      out.display = c.s.substr(c.i, display_end - c.i);
-      c.i = j;
+      display = span(c.p, display_end);
+      c.p = j;
     }
   }
-  if (c.peek() == '<') {
-    out.bracketed = true;
-    uri_start = ++c.i;
-    const auto close = c.s.find('>', c.i);
-    if (close == std::string_view::npos) return false;
-    uri_end = close;
-    c.i = close + 1;
+  const bool bracketed = c.peek() == '<';
+  if (bracketed) {
+    // No part of a URI holds '>', so the URI parse stops right at the one
+    // that closes it, if the URI is valid.
+    const char* uri_end = detail::parse_uri_prefix(++c.p, c.end, out.uri);
+    if (uri_end == nullptr || uri_end == c.end || *uri_end != '>') return false;
+    out.uri_text = out.uri.text;
+    c.p = uri_end + 1;
   } else {
     // addr-spec: ends at the first ';' (header params follow), ',' or LWS.
     // A '?' would make it ambiguous; RFC 3261 §20 requires <> then.
-    uri_start = c.i;
-    while (!c.done() && c.peek() != ';' && c.peek() != ',' && !is_lws_char(c.peek())) {
-      if (c.peek() == '?') return false;
-      ++c.i;
+    const char* uri_end = c.p;
+    while (uri_end < c.end && !detail::has(*uri_end, detail::kAddrSpecEnd)) {
+      if (*uri_end == '?') return false;
+      ++uri_end;
     }
-    uri_end = c.i;
+    out.uri_text = span(c.p, uri_end);
+    c.p = uri_end;
+    if (!parse_uri(out.uri_text, out.uri)) return false;
   }
-  out.uri_text = c.s.substr(uri_start, uri_end - uri_start);
-  if (!parse_uri(out.uri_text, out.uri)) return false;
-  const Cursor::Want want[] = {{"tag", &out.tag, &out.has_tag}};
-  if (!c.params(out.params, want)) return false;
-  out.text = c.s.substr(start, c.i - start);
+  std::string_view tag;
+  bool has_tag = false;
+  const auto capture = [&](std::string_view pname, std::string_view value) {
+    if (pname.size() == 3) capture_first(pname, value, Folded("tag"), tag, has_tag);
+  };
+  if (!c.params(out.params, capture)) return false;
+  out.text = span(start, c.p);
+  out.display = display;
+  out.tag = tag;
+  out.has_tag = has_tag;
+  out.bracketed = bracketed;
+  out.star = false;
   return true;
 }
 
 }  // namespace
 
 bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
-  Cursor c{value};
-  if (!name_addr_at(c, out, allow_star)) return false;
-  c.skip_lws();
-  return c.done();
+  Cursor c(value);
+  if (name_addr_at(c, out, allow_star)) {
+    c.skip_lws();
+    if (c.done()) return true;
+  }
+  detail::reset(out);  // no half-parsed fields on failure
+  return false;
 }
 
 bool NameAddrList::next(NameAddr& out) {
   if (error_) return false;
-  Cursor c{rest_};
+  Cursor c(rest_);
   c.skip_lws();
   if (!first_) {
     if (c.done()) return false;
-    if (c.peek() != ',') return error_ = true, false;
-    ++c.i;
+    if (*c.p != ',') return error_ = true, false;
+    ++c.p;
   } else if (c.done()) {
     return error_ = true, false;  // an empty list
   }
+  const bool first = first_;
   first_ = false;
-  if (!name_addr_at(c, out, allow_star_)) return error_ = true, false;
-  c.skip_lws();
-  if (!c.done() && c.peek() != ',') return error_ = true, false;
-  rest_ = c.s.substr(c.i);
-  return true;
+  if (name_addr_at(c, out, allow_star_)) {
+    c.skip_lws();
+    // Contact = STAR / (contact-param *(COMMA contact-param)): a '*' stands alone.
+    if (out.star && !(first && c.done())) {
+      detail::reset(out);
+      return error_ = true, false;
+    }
+    if (c.done() || *c.p == ',') {
+      rest_ = span(c.p, c.end);
+      return true;
+    }
+  }
+  detail::reset(out);  // no half-parsed fields on failure
+  error_ = true;
+  return false;
 }
 
 }  // namespace sigrelay::sip

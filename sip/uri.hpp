@@ -50,6 +50,17 @@ bool parse_uri(std::string_view text, Uri& out);
 // an absent one yields nullopt.
 std::optional<std::string_view> find_param(std::string_view params, std::string_view name);
 
+namespace detail {
+// For the message and header value parsers, which need not find a URI's end
+// first: parses the URI at p as far as its grammar goes, reading no further
+// than `end`, and returns where it stopped (out.text ends there), or nullptr
+// when what it read is malformed. The caller checks that the stop is the
+// byte it expects, such as the '>' closing a name-addr or the SP after a
+// Request-URI: no part of a URI holds either, so a URI followed by one
+// parses as it would alone. parse_uri() is this with "stopped at the end".
+const char* parse_uri_prefix(const char* p, const char* end, Uri& out);
+}  // namespace detail
+
 // Decodes %HH escapes of a user part into `out` (capacity out_len) and returns
 // the decoded length, or -1 when an escape is malformed or `out` is too small.
 // Escaped NULs are kept (RFC 4475 §3.1.1.4: no truncation).
