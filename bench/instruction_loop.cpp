@@ -1,0 +1,45 @@
+// Runs one operation N times, for instruction counting under callgrind:
+//   valgrind --tool=callgrind sip_instruction_loop parse-invite 2000
+// (the difference between two N gives the cost of one operation, free of
+// start-up). bench/run-sip-bench.sh does exactly that.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "bench/sample_messages.hpp"
+#include "sip/message.hpp"
+#include "sip/rewriter.hpp"
+
+int main(int argc, char** argv) {
+  using namespace sigrelay;
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s parse-invite|parse-302|rewrite-invite|rewrite-302 N\n", argv[0]);
+    return 2;
+  }
+  const std::string_view op = argv[1];
+  const long n = std::atol(argv[2]);
+  const std::string invite = bench::sample_invite();
+  const std::string redirect = bench::sample_302();
+  const std::string& bytes = op.ends_with("invite") ? invite : redirect;
+  sip::MessageWithHeaders<64> parsed;
+  if (!parsed.parse(bytes).ok()) return 1;
+  char out[4096];
+  std::size_t sink = 0;
+  for (long i = 0; i < n; ++i) {
+    if (op.starts_with("parse")) {
+      sink += parsed.parse(bytes).ok();
+    } else {
+      sip::Rewriter rw(parsed.msg);
+      if (op == "rewrite-invite") {
+        rw.prepend_via("SIP/2.0/TLS 203.0.113.5:5061;branch=z9hG4bK-sr1-0100002a0007d41b8c9e3f5a7b21");
+        rw.decrement_max_forwards();
+      } else {
+        rw.remove_top_via();
+      }
+      sink += rw.flatten(out, sizeof out);
+    }
+  }
+  std::printf("%zu\n", sink);
+  return 0;
+}
