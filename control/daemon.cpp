@@ -157,6 +157,11 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
 }  // namespace
 
 int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
+  if (cfg.dataplane.backend != DataplaneBackend::socket) {
+    err << "sigrelay: dataplane.backend = " << to_string(cfg.dataplane.backend)
+        << ": this build runs the socket backend only (the DPDK dataplane is not wired in yet)\n";
+    return 1;
+  }
   // Signals go to the control loop only: block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
