@@ -71,8 +71,7 @@ std::string via_sent_by(const Config& cfg) {
 }
 
 nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayCounters>>& sip,
-                             const std::vector<std::unique_ptr<tls::TlsWorkerCounters>>& tlsc,
-                             const std::vector<std::unique_ptr<tls::TlsWorker>>& tls_workers) {
+                             const std::vector<std::unique_ptr<tls::TlsWorkerCounters>>& tlsc) {
   nlohmann::json j;
   auto sum = [&](auto field) {
     std::uint64_t n = 0;
@@ -150,7 +149,6 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
   SIGRELAY_T(upstream_failovers);
   SIGRELAY_T(upstream_keepalive_timeouts);
 #undef SIGRELAY_T
-  (void)tls_workers;
   return j;
 }
 
@@ -330,7 +328,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   phase.store(static_cast<int>(dataplane::Phase::stopped), std::memory_order_release);
   for (unsigned t = 0; t < n_sip + n_tls; ++t) mail->wake(t);
   for (auto& t : threads) t.join();
-  out << "sigrelay: counters " << counters_json(sip_counters, tls_counters, tls_workers).dump() << std::endl;
+  out << "sigrelay: counters " << counters_json(sip_counters, tls_counters).dump() << std::endl;
   close(sigfd);
   return 0;
 }

@@ -109,17 +109,6 @@ bool TlsWorker::open(std::string& error) {
   return true;
 }
 
-std::vector<StreamListen> TlsWorker::bound() const {
-  std::vector<StreamListen> out;
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    StreamListen l = options_.listen[i];
-    l.len = sizeof l.addr;
-    getsockname(listeners_[i], reinterpret_cast<sockaddr*>(&l.addr), &l.len);
-    out.push_back(l);
-  }
-  return out;
-}
-
 void TlsWorker::run(const std::atomic<int>& phase) {
   epoll_event events[64];
   int timeout = 0;
@@ -305,7 +294,8 @@ void TlsWorker::service_inbound(std::uint32_t index, std::uint32_t events) {
 
 void TlsWorker::close_inbound(std::uint32_t index) {
   if (!inbound_[index]) return;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inbound_[index]->conn->fd(), nullptr);
+  // A closed connection has already closed its socket, which left epoll by itself.
+  if (const int fd = inbound_[index]->conn->fd(); fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   inbound_[index].reset();
   free_ids_.push_back(index);
   dataplane::bump(counters_.inbound_closed);

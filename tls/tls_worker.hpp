@@ -68,8 +68,6 @@ class TlsWorker {
   TlsWorker& operator=(const TlsWorker&) = delete;
 
   bool open(std::string& error);
-  // Bound addresses of the listeners (port 0 resolved), in options order.
-  std::vector<StreamListen> bound() const;
   void run(const std::atomic<int>& phase);
   const UpstreamPool& pool() const { return *pool_; }
 
