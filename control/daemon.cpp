@@ -21,6 +21,7 @@
 #include "control/cidr.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
+#include "dataplane/udp_socket_backend.hpp"
 #include "tls/keyed_hash.hpp"
 #include "tls/tls_context.hpp"
 #include "tls/tls_worker.hpp"
@@ -229,10 +230,9 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     dataplane::SipWorkerOptions o;
     o.index = i;
     o.engine = engine;
-    o.udp = udp;
     o.pool_packets = pool_packets;
     o.max_message = max_message;
-    auto w = std::make_unique<dataplane::SipWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
+    auto w = std::make_unique<dataplane::SipWorker>(o, std::make_unique<dataplane::UdpSocketBackend>(udp), *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
                                                      *sip_counters.back(), upstream_status);
     if (!w->open(error)) {
       err << "sigrelay: listen.udp: " << error << "\n";

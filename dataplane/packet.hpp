@@ -1,8 +1,11 @@
 // A message in flight between threads: a fixed-size buffer from its owner's
-// pool with routing metadata in front. Rings carry Packet pointers, never
-// copies of the text (DESIGN.md §2). The thread that allocated a packet is
-// the only one that puts it back in its pool; any other thread that is done
-// with it sends it home over the ring to the owner (kind free_buffer).
+// pool with routing metadata in front, or (dpdk backend) a received mbuf
+// with this header in its private area and `bytes` pointing at the UDP
+// payload. Rings carry Packet pointers, never copies of the text
+// (DESIGN.md §2). The thread that allocated a pooled packet is the only one
+// that puts it back in its pool; any other thread that is done with it sends
+// it home over the ring to the owner (kind free_buffer). An mbuf packet is
+// freed where it is done with: DPDK mempools are safe for that.
 #pragma once
 
 #include <sys/socket.h>
@@ -34,8 +37,10 @@ struct alignas(64) Packet {
   std::uint32_t capacity = 0;
   std::uint64_t call_hash = 0;
   SwitchPeer peer{};       // switch_message / handoff / to_switch_stream
-  char* data() { return reinterpret_cast<char*>(this + 1); }
-  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+  char* bytes = nullptr;   // the message text: after this header, or inside an mbuf
+  void* mbuf = nullptr;    // set when the packet lives in a DPDK mbuf (freed, not pooled)
+  char* data() { return bytes; }
+  const char* data() const { return bytes; }
   std::string_view view() const { return {data(), len}; }
   // Copies segments in; false (and nothing written) when they do not fit.
   bool assign(std::span<const sip::Segment> segs) {
@@ -65,6 +70,7 @@ class PacketPool {
       auto* p = new (memory_ + i * stride_) Packet{};
       p->owner = owner;
       p->capacity = data_bytes;
+      p->bytes = reinterpret_cast<char*>(p + 1);
       free_.push_back(p);
     }
   }

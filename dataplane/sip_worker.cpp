@@ -1,48 +1,31 @@
 #include "dataplane/sip_worker.hpp"
 
-#include <sys/epoll.h>
-#include <unistd.h>
+#include <rte_mbuf.h>
 
 namespace sigrelay::dataplane {
 namespace {
-constexpr unsigned kBurst = UdpSocketBackend::kBurst;
+constexpr unsigned kBurst = 32;
 constexpr auto kMaxSleep = std::chrono::milliseconds(50);
 }  // namespace
 
-SipWorker::SipWorker(const SipWorkerOptions& options, Mailboxes& mail, const SourceFilter& filter,
-                     sip::BranchMac mac, RelayCounters& counters, const UpstreamStatus& upstream)
+SipWorker::SipWorker(const SipWorkerOptions& options, std::unique_ptr<DatagramIo> io, Mailboxes& mail,
+                     const SourceFilter& filter, sip::BranchMac mac, RelayCounters& counters,
+                     const UpstreamStatus& upstream)
     : options_(options),
       mail_(mail),
       filter_(filter),
       mac_(mac),
       counters_(counters),
       upstream_(upstream),
-      pool_(static_cast<std::uint8_t>(options.index), options.pool_packets, options.max_message) {
+      pool_(static_cast<std::uint8_t>(options.index), options.pool_packets, options.max_message),
+      io_(std::move(io)) {
   options_.engine.worker = static_cast<std::uint8_t>(options.index);
   engine_ = std::make_unique<RelayEngine>(options_.engine, mac_, *this, counters_);
 }
 
-SipWorker::~SipWorker() {
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-}
+SipWorker::~SipWorker() = default;
 
-bool SipWorker::open(std::string& error) {
-  if (!backend_.open(options_.udp, error)) return false;
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) {
-    error = "epoll_create1 failed";
-    return false;
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  for (int fd : backend_.fds()) {
-    ev.data.fd = fd;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-  }
-  ev.data.fd = mail_.wake_fd(options_.index);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev);
-  return true;
-}
+bool SipWorker::open(std::string& error) { return io_->open(mail_.wake_fd(options_.index), error); }
 
 sip::Millis SipWorker::now() const {
   return std::chrono::duration_cast<sip::Millis>(std::chrono::steady_clock::now() - epoch_) + sip::Millis{1};
@@ -59,11 +42,13 @@ void SipWorker::run(const std::atomic<int>& phase) {
     }
     unsigned work = poll_udp();
     work += drain_rings();
-    engine_->on_timer(now());
-    backend_.flush();
+    const auto t = now();
+    engine_->on_timer(t);
+    work += io_->service(t);
+    io_->flush();
     if (work == 0) sleep_until_work();
   }
-  backend_.flush();
+  io_->flush();
 }
 
 void SipWorker::sleep_until_work() {
@@ -78,32 +63,17 @@ void SipWorker::sleep_until_work() {
   const auto next = engine_->next_deadline();
   auto wait = kMaxSleep;
   if (next != sip::kNoDeadline) wait = std::min(kMaxSleep, next > t ? next - t : sip::Millis{0});
-  epoll_event events[8];
-  epoll_wait(epoll_fd_, events, 8, static_cast<int>(wait.count()));
+  io_->idle(wait);
   mail_.woke(options_.index);
 }
 
 unsigned SipWorker::poll_udp() {
-  unsigned total = 0;
-  for (std::size_t s = 0; s < backend_.fds().size(); ++s) {
-    Packet* batch[kBurst];
-    unsigned have = 0;
-    while (have < kBurst) {
-      Packet* p = pool_.get();
-      if (p == nullptr) break;
-      batch[have++] = p;
-    }
-    if (have == 0) {
-      bump(counters_.pool_empty);
-      return total;
-    }
-    const unsigned got = backend_.receive(s, std::span(batch, have));
-    for (unsigned k = got; k < have; ++k) pool_.put(batch[k]);
-    for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
-    bump(counters_.datagrams_in, got);
-    total += got;
-  }
-  return total;
+  Packet* batch[kBurst];
+  const unsigned got = io_->receive(pool_, batch, now());
+  if (got == 0 && pool_.available() == 0) bump(counters_.pool_empty);
+  for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
+  bump(counters_.datagrams_in, got);
+  return got;
 }
 
 void SipWorker::handle_datagram(Packet* p, bool handed_off) {
@@ -182,6 +152,10 @@ unsigned SipWorker::drain_rings() {
 }
 
 void SipWorker::release(Packet* p) {
+  if (p->mbuf != nullptr) {
+    rte_pktmbuf_free(static_cast<rte_mbuf*>(p->mbuf));
+    return;
+  }
   if (p->owner == options_.index) {
     pool_.put(p);
     return;
@@ -194,7 +168,7 @@ void SipWorker::release(Packet* p) {
 
 void SipWorker::to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) {
   if (peer.transport == Transport::udp) {
-    backend_.queue(peer, msg);
+    io_->send(peer, msg, now());
     return;
   }
   Packet* p = pool_.get();

@@ -1,6 +1,6 @@
-// One sip worker thread on the socket backend: UDP in and out through its
-// own SO_REUSEPORT sockets, messages from and to the tls workers and the
-// other sip workers over rings, one RelayEngine, one clock. It owns every
+// One sip worker thread: UDP in and out through its packet I/O backend
+// (kernel sockets or a DPDK queue), messages from and to the tls workers and
+// the other sip workers over rings, one RelayEngine, one clock. It owns every
 // transaction whose Call-ID hashes to it (DESIGN.md §2).
 #pragma once
 
@@ -13,7 +13,7 @@
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/relay_engine.hpp"
-#include "dataplane/udp_socket_backend.hpp"
+#include "dataplane/datagram_io.hpp"
 
 namespace sigrelay::dataplane {
 
@@ -44,19 +44,18 @@ enum class Phase : int { running = 0, draining = 1, stopped = 2 };
 struct SipWorkerOptions {
   unsigned index = 0;
   EngineOptions engine{};
-  std::vector<UdpListen> udp;
   std::size_t pool_packets = 4096;
   std::uint32_t max_message = 16384;
 };
 
 class SipWorker final : public RelayIo {
  public:
-  SipWorker(const SipWorkerOptions& options, Mailboxes& mail, const SourceFilter& filter, sip::BranchMac mac,
-            RelayCounters& counters, const UpstreamStatus& upstream);
+  SipWorker(const SipWorkerOptions& options, std::unique_ptr<DatagramIo> io, Mailboxes& mail,
+            const SourceFilter& filter, sip::BranchMac mac, RelayCounters& counters, const UpstreamStatus& upstream);
   ~SipWorker();
 
   bool open(std::string& error);
-  const UdpSocketBackend& backend() const { return backend_; }
+  const DatagramIo& io() const { return *io_; }
   // The thread body: returns once phase is `stopped` (after answering every
   // pending INVITE when it passes through `draining`).
   void run(const std::atomic<int>& phase);
@@ -82,9 +81,8 @@ class SipWorker final : public RelayIo {
   RelayCounters& counters_;
   const UpstreamStatus& upstream_;
   PacketPool pool_;
-  UdpSocketBackend backend_;
+  std::unique_ptr<DatagramIo> io_;
   std::unique_ptr<RelayEngine> engine_;
-  int epoll_fd_ = -1;
   std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
 };
 

@@ -1,10 +1,13 @@
 #include "dataplane/udp_socket_backend.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,6 +15,74 @@ namespace sigrelay::dataplane {
 
 UdpSocketBackend::~UdpSocketBackend() {
   for (int fd : fds_) close(fd);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+bool UdpSocketBackend::open(int wake_fd, std::string& error) {
+  if (!open(addresses_, error)) return false;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    error = std::string("epoll_create1: ") + std::strerror(errno);
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  for (int fd : fds_) {
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  if (wake_fd >= 0) {
+    ev.data.fd = wake_fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd, &ev);
+  }
+  return true;
+}
+
+unsigned UdpSocketBackend::receive(PacketPool& pool, std::span<Packet*> out, sip::Millis) {
+  unsigned total = 0;
+  for (std::size_t s = 0; s < fds_.size() && total < out.size(); ++s) {
+    unsigned have = 0;
+    const std::size_t want = std::min<std::size_t>(kBurst, out.size() - total);
+    while (have < want) {
+      Packet* p = pool.get();
+      if (p == nullptr) break;
+      out[total + have++] = p;
+    }
+    if (have == 0) {
+      ++pool_empty_;
+      break;
+    }
+    const unsigned got = receive(s, out.subspan(total, have));
+    for (unsigned k = got; k < have; ++k) pool.put(out[total + k]);
+    total += got;
+  }
+  return total;
+}
+
+void UdpSocketBackend::idle(sip::Millis max_wait) {
+  epoll_event events[8];
+  epoll_wait(epoll_fd_, events, 8, static_cast<int>(max_wait.count()));
+}
+
+std::string UdpSocketBackend::describe() const {
+  std::string s;
+  for (std::size_t i = 0; i < fds_.size(); ++i) {
+    const UdpListen l = bound(i);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (l.addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&l.addr);
+      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      port = ntohs(a->sin_port);
+      s += (s.empty() ? "" : ",") + std::string(host) + ":" + std::to_string(port);
+    } else {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&l.addr);
+      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      port = ntohs(a->sin6_port);
+      s += (s.empty() ? "[" : ",[") + std::string(host) + "]:" + std::to_string(port);
+    }
+  }
+  return s;
 }
 
 bool UdpSocketBackend::open(std::span<const UdpListen> addresses, std::string& error) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/datagram_io.hpp"
 #include "dataplane/packet.hpp"
 
 namespace sigrelay::dataplane {
@@ -19,17 +20,25 @@ struct UdpListen {
   socklen_t len = 0;
 };
 
-class UdpSocketBackend {
+class UdpSocketBackend final : public DatagramIo {
  public:
   static constexpr unsigned kBurst = 32;
 
-  UdpSocketBackend() = default;
-  ~UdpSocketBackend();
+  explicit UdpSocketBackend(std::vector<UdpListen> addresses) : addresses_(std::move(addresses)) {}
+  ~UdpSocketBackend() override;
   UdpSocketBackend(const UdpSocketBackend&) = delete;
   UdpSocketBackend& operator=(const UdpSocketBackend&) = delete;
 
-  // Binds one socket per address (SO_REUSEPORT, non-blocking). On failure
-  // returns false with the reason in `error`.
+  // DatagramIo. open() binds one socket per address (SO_REUSEPORT,
+  // non-blocking) and an epoll set with them and `wake_fd`.
+  bool open(int wake_fd, std::string& error) override;
+  unsigned receive(PacketPool& pool, std::span<Packet*> out, sip::Millis now) override;
+  bool send(const SwitchPeer& to, std::span<const sip::Segment> msg, sip::Millis) override { return queue(to, msg); }
+  void flush() override;
+  unsigned service(sip::Millis) override { return 0; }
+  void idle(sip::Millis max_wait) override;
+  std::string describe() const override;
+
   bool open(std::span<const UdpListen> addresses, std::string& error);
   const std::vector<int>& fds() const { return fds_; }
   // The address a socket is actually bound to (port 0 resolved).
@@ -42,8 +51,7 @@ class UdpSocketBackend {
   // Queues a datagram (copied into the transmit batch); sent by flush() or
   // when the batch is full. Returns false when the datagram is too large.
   bool queue(const SwitchPeer& to, std::span<const sip::Segment> msg);
-  // Sends everything queued with as few sendmmsg calls as possible.
-  void flush();
+  std::uint64_t pool_empty() const { return pool_empty_; }
 
   std::uint64_t datagrams_sent() const { return sent_; }
   std::uint64_t send_errors() const { return send_errors_; }
@@ -51,7 +59,10 @@ class UdpSocketBackend {
  private:
   static constexpr std::size_t kTxBytes = 65536;
 
+  std::vector<UdpListen> addresses_;
   std::vector<int> fds_;
+  int epoll_fd_ = -1;
+  std::uint64_t pool_empty_ = 0;
   // Transmit batch: per socket the messages and their bytes.
   struct Tx {
     std::uint8_t local;

@@ -1,0 +1,43 @@
+// The one small interface between a sip worker and its packet I/O backend
+// (DESIGN.md §2): kernel sockets or DPDK. The worker asks for SIP datagrams,
+// queues datagrams to send, flushes once per loop turn and, when a turn found
+// no work, lets the backend decide how to idle (sleep in epoll, or keep
+// polling the NIC). Everything above this line is the same code for both.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "dataplane/packet.hpp"
+#include "sip/rewriter.hpp"
+#include "sip/transaction.hpp"
+
+namespace sigrelay::dataplane {
+
+class DatagramIo {
+ public:
+  virtual ~DatagramIo() = default;
+
+  // Prepares the backend for the worker's thread; `wake_fd` becomes readable
+  // when another thread put work in this worker's rings.
+  virtual bool open(int wake_fd, std::string& error) = 0;
+  // Up to out.size() SIP datagrams, with peer (source, local) filled in.
+  // Packets come from `pool`, or from the backend's own buffers (mbufs);
+  // either way the worker gives each back through SipWorker::release.
+  virtual unsigned receive(PacketPool& pool, std::span<Packet*> out, sip::Millis now) = 0;
+  // Queues one datagram to a switch; false when it cannot be sent (too large,
+  // no buffer), counted by the backend.
+  virtual bool send(const SwitchPeer& to, std::span<const sip::Segment> msg, sip::Millis now) = 0;
+  // Puts everything queued on the wire.
+  virtual void flush() = 0;
+  // Backend housekeeping that runs every loop turn (neighbour aging, the
+  // kernel exception path); returns how much work it found.
+  virtual unsigned service(sip::Millis now) = 0;
+  // Called when a loop turn found nothing to do: wait at most `max_wait`
+  // for a datagram or a wake-up.
+  virtual void idle(sip::Millis max_wait) = 0;
+  // The addresses datagrams are accepted on, for the ready line and logs.
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace sigrelay::dataplane
