@@ -8,6 +8,8 @@
 // the operator's reference, conf/sigrelay.conf the annotated example.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -63,9 +65,30 @@ struct EmergencyConfig {
   std::vector<std::string> numbers;  // digit strings, e.g. "911"
 };
 
+// An address on the DPDK port: the host address with its on-link prefix
+// ("198.18.0.1/24"). Gateways use it with a full-length prefix.
+struct InterfaceAddress {
+  sockaddr_storage addr{};
+  std::uint8_t prefix = 0;
+  std::string text;  // as written
+  int family() const { return addr.ss_family; }
+};
+
 struct DataplaneConfig {
   DataplaneBackend backend = DataplaneBackend::socket;
   std::uint32_t workers = 0;
+  // dpdk backend only.
+  std::string eal;                            // EAL arguments
+  std::string port;                           // DPDK port name; empty = the first
+  std::vector<InterfaceAddress> addresses;    // ours on the port, IPv4 and/or IPv6
+  std::vector<InterfaceAddress> gateways;     // next hop off the subnet, at most one per family
+  std::string exception;                      // kernel (tap) interface name; empty = none
+  std::uint32_t rx_descriptors = 0;
+  std::uint32_t tx_descriptors = 0;
+  std::uint32_t mbufs = 0;                    // per sip worker
+  std::uint32_t mtu = 0;
+  std::uint32_t vlan = 0;                     // 802.1Q id; 0 = untagged
+  std::uint32_t idle_sleep_us = 0;            // 0 = busy poll
 };
 
 struct TlsConfig {

@@ -173,6 +173,65 @@ void check_timers(const Config& cfg, const KeyOrigins& o, std::vector<ConfigErro
   }
 }
 
+bool address_equal(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in&>(b).sin_addr.s_addr;
+  }
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+void check_dataplane(const Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
+                     std::vector<std::string>& warnings) {
+  const auto& d = cfg.dataplane;
+  if (d.backend != DataplaneBackend::dpdk) {
+    for (const char* k : {"dataplane.eal", "dataplane.port", "dataplane.address", "dataplane.gateway"}) {
+      if (o.is_set(k)) warnings.push_back(std::string(k) + " has no effect: dataplane.backend is socket");
+    }
+    return;
+  }
+  if (d.eal.empty()) {
+    errors.push_back(o.error(ConfigErrorKind::missing_key, "dataplane.eal",
+                             "mandatory with dataplane.backend = dpdk: the EAL arguments, e.g. "
+                             "-l 0-1 --in-memory -a 0000:03:00.0"));
+  }
+  if (d.addresses.empty()) {
+    errors.push_back(o.error(ConfigErrorKind::missing_key, "dataplane.address",
+                             "mandatory with dataplane.backend = dpdk: our IP/prefix on the port, e.g. 198.18.0.1/24"));
+  }
+  for (const int family : {AF_INET, AF_INET6}) {
+    std::size_t seen = 0;
+    for (std::size_t i = 0; i < d.gateways.size(); ++i) {
+      if (d.gateways[i].family() != family) continue;
+      if (++seen == 2) {
+        errors.push_back(o.item_error(ConfigErrorKind::inconsistent, "dataplane.gateway", i,
+                                      "more than one " + std::string(family == AF_INET ? "IPv4" : "IPv6") +
+                                          " gateway: give one per family"));
+      }
+    }
+  }
+  // UDP SIP is taken on the port's addresses; a listen.udp address must be
+  // one of them or the wildcard of its family.
+  for (std::size_t i = 0; i < cfg.listen.udp.size(); ++i) {
+    const Endpoint& e = cfg.listen.udp[i];
+    if (e.is_wildcard()) continue;
+    const bool ours = std::any_of(d.addresses.begin(), d.addresses.end(),
+                                  [&](const InterfaceAddress& a) { return address_equal(a.addr, e.addr); });
+    if (!ours) {
+      errors.push_back(o.item_error(ConfigErrorKind::inconsistent, "listen.udp", i,
+                                    e.text + " is not one of dataplane.address: with the dpdk backend UDP SIP "
+                                             "is taken on the port's addresses"));
+    }
+  }
+  if (d.exception.empty() && (!cfg.listen.tcp.empty() || !cfg.listen.tls.empty())) {
+    warnings.push_back(
+        "dataplane.exception is empty: TCP and TLS from switches cannot reach listen.tcp/listen.tls through the "
+        "DPDK port (only through other interfaces)");
+  }
+}
+
 }  // namespace
 
 ConfigError KeyOrigins::error(ConfigErrorKind kind, std::string_view key, std::string message,
@@ -220,6 +279,7 @@ void check_combinations(Config& cfg, const KeyOrigins& origins, std::vector<Conf
   check_upstream(cfg, origins, errors, warnings);
   check_policy(cfg, origins, errors, warnings);
   check_timers(cfg, origins, errors, warnings);
+  check_dataplane(cfg, origins, errors, warnings);
 }
 
 }  // namespace sigrelay::control

@@ -1,10 +1,13 @@
 #include "control/config_codecs.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -147,6 +150,79 @@ bool CidrCodec::parse(std::string_view text, Cidr& out, Problem& p) const {
   }
   p = {ConfigErrorKind::bad_value, quoted(text) + ": " + std::string(to_string(e))};
   return false;
+}
+
+bool TextCodec::parse(std::string_view text, std::string& out, Problem& p) const {
+  out = std::string(text);
+  if (text.size() > max) {
+    p = {ConfigErrorKind::out_of_range, "longer than " + std::to_string(max) + " bytes"};
+    return false;
+  }
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      p = {ConfigErrorKind::bad_value, quoted(text) + " contains a control character"};
+      return false;
+    }
+  }
+  return true;
+}
+
+bool InterfaceNameCodec::parse(std::string_view text, std::string& out, Problem& p) const {
+  out = std::string(text);
+  if (text.size() >= IFNAMSIZ) {
+    p = {ConfigErrorKind::out_of_range,
+         quoted(text) + " is longer than an interface name can be (" + std::to_string(IFNAMSIZ - 1) + " bytes)"};
+    return false;
+  }
+  for (const char c : text) {
+    if (c == '/' || c == ':' || static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      p = {ConfigErrorKind::bad_value, quoted(text) + " is not an interface name (no '/', ':' or white space)"};
+      return false;
+    }
+  }
+  return true;
+}
+
+bool InterfaceAddressCodec::parse(std::string_view text, InterfaceAddress& out, Problem& p) const {
+  out = InterfaceAddress{};
+  out.text = std::string(text);
+  const std::size_t slash = text.find('/');
+  if (host_only && slash != std::string_view::npos) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": write the gateway's address without a prefix"};
+    return false;
+  }
+  if (!host_only && slash == std::string_view::npos) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": write IP/prefix, e.g. 198.18.0.1/24 (the prefix says what is on the link)"};
+    return false;
+  }
+  const std::string ip(text.substr(0, slash));
+  unsigned max_prefix = 32;
+  if (inet_pton(AF_INET, ip.c_str(), &reinterpret_cast<sockaddr_in&>(out.addr).sin_addr) == 1) {
+    out.addr.ss_family = AF_INET;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &reinterpret_cast<sockaddr_in6&>(out.addr).sin6_addr) == 1) {
+    out.addr.ss_family = AF_INET6;
+    max_prefix = 128;
+  } else {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": " + quoted(ip) + " is not a numeric IPv4 or IPv6 address"};
+    return false;
+  }
+  out.prefix = static_cast<std::uint8_t>(max_prefix);
+  if (slash == std::string_view::npos) return true;
+  const std::string_view digits = text.substr(slash + 1);
+  unsigned prefix = 0;
+  if (digits.empty() || digits.size() > 3 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": the prefix length must be a number"};
+    return false;
+  }
+  for (const char c : digits) prefix = prefix * 10 + static_cast<unsigned>(c - '0');
+  if (prefix == 0 || prefix > max_prefix) {
+    p = {ConfigErrorKind::out_of_range,
+         quoted(text) + ": prefix length must be 1.." + std::to_string(max_prefix)};
+    return false;
+  }
+  out.prefix = static_cast<std::uint8_t>(prefix);
+  return true;
 }
 
 bool UpstreamUriCodec::parse(std::string_view text, UpstreamTarget& out, Problem& p) const {

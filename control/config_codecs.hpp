@@ -126,6 +126,30 @@ struct UpstreamUriCodec {
   std::string format(const UpstreamTarget& v) const { return v.uri; }
 };
 
+// Free text (EAL arguments, device names); `max` bytes at most, no control characters.
+struct TextCodec {
+  std::size_t max;
+  std::string value_name() const { return "TEXT"; }
+  bool parse(std::string_view text, std::string& out, Problem& p) const;
+  std::string format(const std::string& v) const { return v; }
+};
+
+// A Linux interface name (IFNAMSIZ - 1 bytes, no '/' or white space); empty = not set.
+struct InterfaceNameCodec {
+  std::string value_name() const { return "NAME"; }
+  bool parse(std::string_view text, std::string& out, Problem& p) const;
+  std::string format(const std::string& v) const { return v; }
+};
+
+// "IP/prefix" (the prefix is mandatory: it says what is on the link), or,
+// with host_only, a plain IP (a gateway).
+struct InterfaceAddressCodec {
+  bool host_only = false;
+  std::string value_name() const { return host_only ? "IP" : "IP/PREFIX"; }
+  bool parse(std::string_view text, InterfaceAddress& out, Problem& p) const;
+  std::string format(const InterfaceAddress& v) const { return v.text; }
+};
+
 // A dialled number as the emergency guard compares it: digits only.
 struct DigitsCodec {
   std::size_t max_digits;

@@ -82,6 +82,28 @@ void bind_keys(C& c, V& v) {
   v.scalar("dataplane.backend", c.dataplane.backend, "socket", ChoiceCodec<DataplaneBackend>{kBackendChoices},
            "packet I/O: kernel sockets, or DPDK poll-mode drivers");
   v.scalar("dataplane.workers", c.dataplane.workers, "1", workers, "sip worker threads");
+  v.scalar("dataplane.eal", c.dataplane.eal, "", TextCodec{1024},
+           "dpdk: EAL arguments (lcores, memory, --vdev, PCI allow-list), e.g. -l 0-1 --in-memory");
+  v.scalar("dataplane.port", c.dataplane.port, "", TextCodec{64},
+           "dpdk: the switch-facing port's DPDK name (PCI address or vdev name); empty = the first port");
+  v.list("dataplane.address", c.dataplane.addresses, "", InterfaceAddressCodec{},
+         "dpdk: our address(es) on the port as IP/prefix, IPv4 and/or IPv6");
+  v.list("dataplane.gateway", c.dataplane.gateways, "", InterfaceAddressCodec{true},
+         "dpdk: next hop for destinations off the subnet, at most one IPv4 and one IPv6");
+  v.scalar("dataplane.exception", c.dataplane.exception, "sigrelay0", InterfaceNameCodec{},
+           "dpdk: kernel interface (tap) that gets everything but UDP SIP; empty = drop it");
+  v.scalar("dataplane.rx_descriptors", c.dataplane.rx_descriptors, "1024", NumberCodec{64, 16384},
+           "dpdk: RX descriptors per queue");
+  v.scalar("dataplane.tx_descriptors", c.dataplane.tx_descriptors, "1024", NumberCodec{64, 16384},
+           "dpdk: TX descriptors per queue");
+  v.scalar("dataplane.mbufs", c.dataplane.mbufs, "8191", NumberCodec{1023, 1048575},
+           "dpdk: packet buffers per sip worker");
+  v.scalar("dataplane.mtu", c.dataplane.mtu, "1500", NumberCodec{1280, 9000},
+           "dpdk: largest IP packet on the port; bigger datagrams are fragmented");
+  v.scalar("dataplane.vlan", c.dataplane.vlan, "0", NumberCodec{0, 4094},
+           "dpdk: 802.1Q VLAN id of the port's traffic; 0 = untagged");
+  v.scalar("dataplane.idle_sleep_us", c.dataplane.idle_sleep_us, "0", NumberCodec{0, 10000},
+           "dpdk: microseconds a worker naps when it finds nothing to do; 0 = busy poll (lowest latency)");
   v.scalar("tls.workers", c.tls.workers, "1", workers, "upstream TLS worker threads");
 
   v.scalar("stats.http", c.stats.http, "127.0.0.1:9090", EndpointCodec{},

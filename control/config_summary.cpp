@@ -12,6 +12,11 @@ namespace {
 struct PrintVisitor {
   std::string out;
   std::string section;
+  bool dpdk = true;  // false: leave out the keys only the dpdk backend reads
+
+  bool skipped(std::string_view key) const {
+    return !dpdk && key.starts_with("dataplane.") && key != "dataplane.backend" && key != "dataplane.workers";
+  }
 
   // Top-level keys come first in the table, as they must in the file.
   void name(std::string_view key) {
@@ -26,6 +31,7 @@ struct PrintVisitor {
 
   template <class T, class Codec>
   void scalar(const char* key, const T& field, const char*, const Codec& codec, const char*) {
+    if (skipped(key)) return;
     name(key);
     const std::string text = codec.format(field);
     if (!text.empty()) out += " " + text;
@@ -34,6 +40,7 @@ struct PrintVisitor {
 
   template <class T, class Codec>
   void list(const char* key, const std::vector<T>& field, const char*, const Codec& codec, const char*) {
+    if (skipped(key)) return;
     name(key);
     for (const T& item : field) out += " " + codec.format(item);
     out += "\n";
@@ -59,6 +66,8 @@ std::string summarize(const Config& cfg) {
   head += "# whitelist: " + std::to_string(cfg.acl.allow.size()) + " prefix(es)" +
           (cfg.acl.allow.empty() ? ", every source refused\n" : "\n");
   PrintVisitor v;
+  v.dpdk = cfg.dataplane.backend == DataplaneBackend::dpdk;
+  if (!v.dpdk) head += "# dpdk settings left out: dataplane.backend is socket\n";
   bind_keys(cfg, v);
   return head + v.out;
 }

@@ -157,6 +157,14 @@ TEST_F(ConfigTest, EveryDefault) {
   EXPECT_EQ(c.emergency.numbers, (std::vector<std::string>{"911", "933", "112"}));
   EXPECT_EQ(c.dataplane.backend, DataplaneBackend::socket);
   EXPECT_EQ(c.dataplane.workers, 1U);
+  EXPECT_TRUE(c.dataplane.eal.empty());
+  EXPECT_TRUE(c.dataplane.addresses.empty());
+  EXPECT_EQ(c.dataplane.exception, "sigrelay0");
+  EXPECT_EQ(c.dataplane.rx_descriptors, 1024U);
+  EXPECT_EQ(c.dataplane.mbufs, 8191U);
+  EXPECT_EQ(c.dataplane.mtu, 1500U);
+  EXPECT_EQ(c.dataplane.vlan, 0U);
+  EXPECT_EQ(c.dataplane.idle_sleep_us, 0U);
   EXPECT_EQ(c.tls.workers, 1U);
   EXPECT_EQ(c.stats.http.text, "127.0.0.1:9090");
   EXPECT_EQ(c.control.socket, "/run/sigrelay/control.sock");
@@ -213,6 +221,17 @@ TEST(ConfigKeys, TheIssuesKeysAndNoOthers) {
       "emergency.numbers",
       "dataplane.backend",
       "dataplane.workers",
+      "dataplane.eal",
+      "dataplane.port",
+      "dataplane.address",
+      "dataplane.gateway",
+      "dataplane.exception",
+      "dataplane.rx_descriptors",
+      "dataplane.tx_descriptors",
+      "dataplane.mbufs",
+      "dataplane.mtu",
+      "dataplane.vlan",
+      "dataplane.idle_sleep_us",
       "tls.workers",
       "stats.http",
       "control.socket",
@@ -233,7 +252,7 @@ TEST(ConfigKeys, TheIssuesKeysAndNoOthers) {
 
 TEST(ConfigKeys, ListKeysAreTheRepeatableOnes) {
   const std::set<std::string> lists = {"listen.udp", "listen.tcp", "listen.tls", "upstream.uri", "acl.allow",
-                                       "emergency.numbers"};
+                                       "emergency.numbers", "dataplane.address", "dataplane.gateway"};
   for (const KeyInfo& k : config_keys()) EXPECT_EQ(k.repeatable, lists.count(k.name) == 1) << k.name;
 }
 
@@ -294,6 +313,24 @@ const BadCase kBadCases[] = {
     {"dataplane.backend", "netmap", ConfigErrorKind::bad_value},
     {"dataplane.workers", "0", ConfigErrorKind::out_of_range},
     {"dataplane.workers", "65", ConfigErrorKind::out_of_range},
+    {"dataplane.eal", "-l 0-1\x01", ConfigErrorKind::bad_value},
+    {"dataplane.port", "net_af_packet0\x01", ConfigErrorKind::bad_value},
+    {"dataplane.address", "198.18.0.1", ConfigErrorKind::bad_value},
+    {"dataplane.address", "198.18.0.1/33", ConfigErrorKind::out_of_range},
+    {"dataplane.address", "2001:db8::1/129", ConfigErrorKind::out_of_range},
+    {"dataplane.address", "relay.example.net/24", ConfigErrorKind::bad_value},
+    {"dataplane.address", "198.18.0.1/x", ConfigErrorKind::bad_value},
+    {"dataplane.gateway", "198.18.0.254/24", ConfigErrorKind::bad_value},
+    {"dataplane.gateway", "gw.example.net", ConfigErrorKind::bad_value},
+    {"dataplane.exception", "a-name-much-too-long", ConfigErrorKind::out_of_range},
+    {"dataplane.exception", "eth0:1", ConfigErrorKind::bad_value},
+    {"dataplane.rx_descriptors", "63", ConfigErrorKind::out_of_range},
+    {"dataplane.tx_descriptors", "16385", ConfigErrorKind::out_of_range},
+    {"dataplane.mbufs", "1000", ConfigErrorKind::out_of_range},
+    {"dataplane.mtu", "1279", ConfigErrorKind::out_of_range},
+    {"dataplane.mtu", "9001", ConfigErrorKind::out_of_range},
+    {"dataplane.vlan", "4095", ConfigErrorKind::out_of_range},
+    {"dataplane.idle_sleep_us", "10001", ConfigErrorKind::out_of_range},
     {"tls.workers", "0", ConfigErrorKind::out_of_range},
     {"tls.workers", "65", ConfigErrorKind::out_of_range},
     {"stats.http", "localhost:9090", ConfigErrorKind::bad_value},
@@ -899,6 +936,46 @@ TEST_F(ConfigTest, MoreTlsWorkersThanConnectionsWarns) {
   EXPECT_TRUE(has_warning(r, "tls.workers")) << dump(r);
 }
 
+TEST_F(ConfigTest, DpdkNeedsEalAndAnAddress) {
+  const LoadResult r = load(std::string(kUpstream) + "[dataplane]\nbackend = dpdk\n");
+  const ConfigError* eal = find_error(r, "dataplane.eal");
+  ASSERT_NE(eal, nullptr) << dump(r);
+  EXPECT_EQ(eal->kind, ConfigErrorKind::missing_key);
+  const ConfigError* address = find_error(r, "dataplane.address");
+  ASSERT_NE(address, nullptr) << dump(r);
+  EXPECT_EQ(address->kind, ConfigErrorKind::missing_key);
+}
+
+TEST_F(ConfigTest, DpdkOneGatewayPerFamily) {
+  const LoadResult r = load(std::string(kUpstream) +
+                            "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24\n"
+                            "gateway = 198.18.0.254\ngateway = 2001:db8::1\ngateway = 198.18.0.253\n");
+  const ConfigError* e = find_error(r, "dataplane.gateway");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::inconsistent);
+  EXPECT_EQ(e->line, 8);  // the second IPv4 gateway
+}
+
+TEST_F(ConfigTest, DpdkUdpListenMustBeOnThePort) {
+  const LoadResult r = load(std::string(kUpstream) +
+                            "[listen]\nudp = 198.18.0.1:5060, 198.18.0.9:5060\n"
+                            "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24\n");
+  const ConfigError* e = find_error(r, "listen.udp");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::inconsistent);
+  EXPECT_NE(e->message.find("198.18.0.9:5060"), std::string::npos) << e->message;
+  const LoadResult ok = load(std::string(kUpstream) +
+                             "[listen]\nudp = 198.18.0.1:5060, 0.0.0.0:5070\n"
+                             "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24\n");
+  EXPECT_TRUE(ok.config) << dump(ok);
+}
+
+TEST_F(ConfigTest, DpdkKeysWithTheSocketBackendWarn) {
+  const LoadResult r = load(std::string(kUpstream) + "[dataplane]\neal = -l 0-1\n");
+  ASSERT_TRUE(r.config) << dump(r);
+  EXPECT_TRUE(has_warning(r, "dataplane.eal has no effect")) << dump(r);
+}
+
 // ------------------------------------------------------ realistic round trip
 
 class RealisticConfig : public ConfigTest {
@@ -940,6 +1017,18 @@ class RealisticConfig : public ConfigTest {
            "[dataplane]\n"
            "backend = dpdk\n"
            "workers = 4\n"
+           "eal = -l 0-4 --in-memory -a 0000:03:00.0\n"
+           "port = 0000:03:00.0\n"
+           "address = 192.0.2.10/24\n"
+           "address = 2001:db8::10/64\n"
+           "gateway = 192.0.2.1, 2001:db8::1\n"
+           "exception = sr0\n"
+           "rx_descriptors = 2048\n"
+           "tx_descriptors = 2048\n"
+           "mbufs = 16383\n"
+           "mtu = 9000\n"
+           "vlan = 120\n"
+           "idle_sleep_us = 0\n"
            "[tls]\n"
            "workers = 2\n"
            "[stats]\n"
@@ -994,6 +1083,20 @@ TEST_F(RealisticConfig, LoadsEveryValueWithoutWarnings) {
   EXPECT_EQ(c.emergency.numbers, (std::vector<std::string>{"911", "933", "112"}));
   EXPECT_EQ(c.dataplane.backend, DataplaneBackend::dpdk);
   EXPECT_EQ(c.dataplane.workers, 4U);
+  EXPECT_EQ(c.dataplane.eal, "-l 0-4 --in-memory -a 0000:03:00.0");
+  EXPECT_EQ(c.dataplane.port, "0000:03:00.0");
+  ASSERT_EQ(c.dataplane.addresses.size(), 2U);
+  EXPECT_EQ(c.dataplane.addresses[0].family(), AF_INET);
+  EXPECT_EQ(c.dataplane.addresses[0].prefix, 24U);
+  EXPECT_EQ(c.dataplane.addresses[1].family(), AF_INET6);
+  EXPECT_EQ(c.dataplane.addresses[1].prefix, 64U);
+  ASSERT_EQ(c.dataplane.gateways.size(), 2U);
+  EXPECT_EQ(c.dataplane.gateways[1].text, "2001:db8::1");
+  EXPECT_EQ(c.dataplane.exception, "sr0");
+  EXPECT_EQ(c.dataplane.tx_descriptors, 2048U);
+  EXPECT_EQ(c.dataplane.mbufs, 16383U);
+  EXPECT_EQ(c.dataplane.mtu, 9000U);
+  EXPECT_EQ(c.dataplane.vlan, 120U);
   EXPECT_EQ(c.tls.workers, 2U);
   EXPECT_EQ(c.stats.http.text, "127.0.0.1:9191");
   EXPECT_EQ(c.control.socket, "/run/sigrelay/ctl.sock");
