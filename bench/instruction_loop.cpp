@@ -1,5 +1,6 @@
 // Runs one operation N times, for instruction counting under callgrind:
 //   valgrind --tool=callgrind sip_instruction_loop parse-invite 2000
+// (parse-*-relay parse at ParseDepth::relay, the others at full depth)
 // (the difference between two N gives the cost of one operation, free of
 // start-up). bench/run-sip-bench.sh does exactly that.
 #include <cstdio>
@@ -14,21 +15,23 @@
 int main(int argc, char** argv) {
   using namespace sigrelay;
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s parse-invite|parse-302|rewrite-invite|rewrite-302 N\n", argv[0]);
+    std::fprintf(stderr, "usage: %s parse-invite|parse-302|parse-invite-relay|parse-302-relay|rewrite-invite|rewrite-302 N\n", argv[0]);
     return 2;
   }
   const std::string_view op = argv[1];
   const long n = std::atol(argv[2]);
   const std::string invite = bench::sample_invite();
   const std::string redirect = bench::sample_302();
-  const std::string& bytes = op.ends_with("invite") ? invite : redirect;
+  const std::string& bytes = op.find("invite") != std::string_view::npos ? invite : redirect;
+  sip::ParseOptions opts;
+  if (op.ends_with("-relay")) opts.depth = sip::ParseDepth::relay;
   sip::MessageWithHeaders<64> parsed;
   if (!parsed.parse(bytes).ok()) return 1;
   char out[4096];
   std::size_t sink = 0;
   for (long i = 0; i < n; ++i) {
     if (op.starts_with("parse")) {
-      sink += parsed.parse(bytes).ok();
+      sink += parsed.parse(bytes, opts).ok();
     } else {
       sip::Rewriter rw(parsed.msg);
       if (op == "rewrite-invite") {

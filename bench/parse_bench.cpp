@@ -10,11 +10,13 @@ namespace {
 
 using namespace sigrelay;
 
-void parse_loop(benchmark::State& state, const std::string& bytes) {
+void parse_loop(benchmark::State& state, const std::string& bytes, sip::ParseDepth depth = sip::ParseDepth::full) {
   sip::Header storage[64];
   sip::Message m;
+  sip::ParseOptions opts;
+  opts.depth = depth;
   for (auto _ : state) {
-    auto r = sip::parse_message(bytes, m, storage);
+    auto r = sip::parse_message(bytes, m, storage, opts);
     benchmark::DoNotOptimize(r);
     benchmark::DoNotOptimize(m);
     if (!r.ok()) state.SkipWithError("sample message did not parse");
@@ -25,6 +27,11 @@ void parse_loop(benchmark::State& state, const std::string& bytes) {
 
 void BM_ParseInvite(benchmark::State& state) { parse_loop(state, bench::sample_invite()); }
 void BM_Parse302WithIdentity(benchmark::State& state) { parse_loop(state, bench::sample_302()); }
+// What the relay's own workers ask for (ParseDepth::relay, docs/sip-parser.md).
+void BM_ParseInviteRelayDepth(benchmark::State& state) {
+  parse_loop(state, bench::sample_invite(), sip::ParseDepth::relay);
+}
+void BM_Parse302RelayDepth(benchmark::State& state) { parse_loop(state, bench::sample_302(), sip::ParseDepth::relay); }
 
 void BM_FrameInviteOnStream(benchmark::State& state) {
   const auto bytes = bench::sample_invite();
@@ -38,6 +45,8 @@ void BM_FrameInviteOnStream(benchmark::State& state) {
 
 BENCHMARK(BM_ParseInvite);
 BENCHMARK(BM_Parse302WithIdentity);
+BENCHMARK(BM_ParseInviteRelayDepth);
+BENCHMARK(BM_Parse302RelayDepth);
 BENCHMARK(BM_FrameInviteOnStream);
 
 }  // namespace

@@ -15,7 +15,7 @@ if command -v valgrind >/dev/null; then
   ninja -C "$dir" bench/sip_instruction_loop >/dev/null
   echo
   echo "instructions per operation (callgrind, release build):"
-  for op in parse-invite parse-302 rewrite-invite rewrite-302; do
+  for op in parse-invite parse-302 parse-invite-relay parse-302-relay rewrite-invite rewrite-302; do
     counts=()
     for n in 2000 4000; do
       out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$dir/bench/sip_instruction_loop" "$op" "$n" \

@@ -85,6 +85,9 @@ void SipWorker::handle_datagram(Packet* p, bool handed_off) {
   sip::MessageWithHeaders<96> parsed;
   sip::ParseOptions opts;
   opts.max_message_size = options_.max_message;
+  // Validate what the relay reads; the rest travels on unchanged and the
+  // service judges it (docs/sip-parser.md, "Parse depth").
+  opts.depth = sip::ParseDepth::relay;
   const auto r = parsed.parse(p->view(), opts);
   const unsigned workers = mail_.sip_workers();
   if (!handed_off && workers > 1 && !parsed.msg.call_id.empty()) {
@@ -111,6 +114,7 @@ void SipWorker::handle_stream_message(Packet* p, bool from_switch) {
   sip::ParseOptions opts;
   opts.datagram = false;
   opts.max_message_size = options_.max_message;
+  opts.depth = sip::ParseDepth::relay;
   const auto r = parsed.parse(p->view(), opts);
   if (from_switch) {
     engine_->on_switch_message(parsed.msg, r, p->peer, now());

@@ -209,17 +209,9 @@ bool ViaList::next(Via& out) {
   // sent-by = host [ COLON port ], and COLON = SWS ":" SWS (RFC 3261
   // §25.1): "host:5060", "host : 5060" and "host: 5060" are all one sent-by
   // (the last is §20.42's own example). The host is found first, the port after.
-  const char* host_end = c.p;
-  if (host_end < c.end && *host_end == '[') {
-    const auto* close = static_cast<const char*>(std::memchr(host_end, ']', static_cast<std::size_t>(c.end - host_end)));
-    if (close == nullptr) return error_ = true, false;
-    host_end = close + 1;
-  } else {
-    while (host_end < c.end && is_host_char(*host_end)) ++host_end;
-  }
   HostPort hp;
-  const auto host_len = static_cast<std::size_t>(host_end - c.p);
-  if (host_len == 0 || parse_hostport(span(c.p, host_end), hp) != host_len) return error_ = true, false;
+  const char* host_end = detail::host_at(c.p, c.end, hp);
+  if (host_end == nullptr) return error_ = true, false;
   c.p = host_end;
   if (c.eat_sep(':')) {
     std::uint32_t port = 0;
@@ -271,6 +263,7 @@ namespace {
 // One name-addr / addr-spec with its params, starting at the cursor (LWS
 // skipped) and ending after the last param; the caller checks what follows.
 // The fields are stored once at the end; on failure the caller clears `out`.
+template <bool validate_uri = true>
 bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
   c.skip_lws();
   const char* start = c.p;
@@ -302,7 +295,24 @@ bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
     }
   }
   const bool bracketed = c.peek() == '<';
-  if (bracketed) {
+  if (!validate_uri) {
+    const char* uri_start = bracketed ? c.p + 1 : c.p;
+    const char* uri_end = uri_start;
+    if (bracketed) {
+      uri_end = static_cast<const char*>(std::memchr(uri_start, '>', static_cast<std::size_t>(c.end - uri_start)));
+      if (uri_end == nullptr) return false;
+      c.p = uri_end + 1;
+    } else {
+      while (uri_end < c.end && !detail::has(*uri_end, detail::kAddrSpecEnd)) {
+        if (*uri_end == '?') return false;
+        ++uri_end;
+      }
+      c.p = uri_end;
+    }
+    out.uri_text = span(uri_start, uri_end);
+    detail::reset(out.uri);
+    out.uri.text = out.uri_text;
+  } else if (bracketed) {
     // No part of a URI holds '>', so the URI parse stops right at the one
     // that closes it, if the URI is valid.
     const char* uri_end = detail::parse_uri_prefix(++c.p, c.end, out.uri);
@@ -345,6 +355,16 @@ bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
     if (c.done()) return true;
   }
   detail::reset(out);  // no half-parsed fields on failure
+  return false;
+}
+
+bool detail::bound_name_addr(std::string_view value, NameAddr& out) {
+  Cursor c(value);
+  if (name_addr_at<false>(c, out, false)) {
+    c.skip_lws();
+    if (c.done()) return true;
+  }
+  detail::reset(out);
   return false;
 }
 

@@ -59,6 +59,14 @@ struct NameAddr {
 // `allow_star` accepts the Contact wildcard.
 bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star = false);
 
+namespace detail {
+// parse_name_addr() without checking the URI against its grammar: the URI
+// is only bounded (by '>', or for an addr-spec by ';', ',' or LWS) so that
+// the params after it are found and checked. out.uri then holds only its
+// text. For the relay parse depth (sip/message.hpp).
+bool bound_name_addr(std::string_view value, NameAddr& out);
+}  // namespace detail
+
 // Iterates a comma-separated list of name-addrs (Contact, Route, Record-Route).
 class NameAddrList {
  public:

@@ -12,19 +12,13 @@
 
 // Cost, in instructions per parse_message() of the samples in
 // bench/sample_messages.hpp, counted with callgrind (repeatable on a shared
-// machine, unlike wall time), g++ 12 -O2, x86-64:
-//   INVITE with SDP (1049 bytes):       14,587 before this layout, 6,199 now
-//   302 with Identity (1148 bytes):     15,857 before,                7,605 now
-// (clang++ 14: 7,157 and 8,610.) Where the INVITE's go: From/To/Contact
-// 1,800 (their URIs included), Via 660, Request-URI 410, Call-ID, CSeq,
-// Max-Forwards and Content-Length 480; splitting the 16 header lines and
-// matching their names about 2,100; clearing Message, the start line and
-// the checks after the split the remaining 700.
-// Command, with parse_loop.cpp a main() that parses the sample N times (the
-// 302 when given a second argument); per parse = (Ir@2000 - Ir@1000) / 1000:
-//   g++ -std=c++20 -O2 -I. parse_loop.cpp sip/{parse_error,header_id,method,uri,header_values,message}.cpp -o parse_loop
-//   valgrind --tool=callgrind ./parse_loop 1000 [x]; valgrind --tool=callgrind ./parse_loop 2000 [x]
-// Wall time: bench/sip_bench from a --buildtype=release build.
+// machine, unlike wall time), g++ 12 -O3 (meson release), x86-64:
+//   INVITE with SDP (1049 bytes):  14,587 before this layout; 6,599 full depth, 5,195 relay depth
+//   302 with Identity (1148 bytes): 15,857 before;            8,062 full depth, 5,195 relay depth
+// The split of the 16 header lines and the match of their names is about
+// 2,100 of the INVITE's; docs/benchmarks.md has the rest of the breakdown.
+// Command: bench/run-sip-bench.sh (bench/sip_instruction_loop under
+// callgrind, per parse = difference between two loop counts).
 
 namespace sigrelay::sip {
 
@@ -73,13 +67,21 @@ class NewlineFinder {
   // The '\n' and '\r' bitmasks of the block at block_; the CR check for the
   // block's last byte waits for the next block's first byte.
   void load() {
-    const char* p = block_;
-    const char* src = p;
-    char tail[64] = {};  // zeros are neither '\n' nor '\r'
-    if (end_ - p < 64) {
-      if (end_ > p) std::memcpy(tail, p, static_cast<std::size_t>(end_ - p));
-      src = tail;
+    if (end_ - block_ >= 64) {
+      scan(block_);
+    } else {
+      load_tail();
     }
+  }
+  // The last, partial block goes through a zero-padded copy (zeros are
+  // neither '\n' nor '\r'); apart, so that full blocks do not clear it.
+  [[gnu::noinline]] void load_tail() {
+    char tail[64] = {};
+    if (end_ > block_) std::memcpy(tail, block_, static_cast<std::size_t>(end_ - block_));
+    scan(tail);
+  }
+  [[gnu::always_inline]] void scan(const char* src) {
+    const char* p = block_;
     mask_ = mask64(src, '\n');
     const std::uint64_t cr = mask64(src, '\r');
     if (cr_at_end_ && (mask_ & 1) == 0 && bare_cr_ == nullptr) bare_cr_ = p - 1;
@@ -251,7 +253,7 @@ struct Fields {
 
 // A header line whose next line starts with SP/HT continues there (a fold);
 // extends nl and content_end over the continuation lines.
-ParseError unfold(NewlineFinder& lines, const char* end, const ParseOptions& opts, const char*& nl,
+[[gnu::always_inline]] inline ParseError unfold(NewlineFinder& lines, const char* end, const ParseOptions& opts, const char*& nl,
                   const char*& content_end, const char*& error_at) {
   while (nl + 1 < end && is_wsp(nl[1])) {
     const char* next = lines.next();
@@ -375,9 +377,20 @@ ParseResult split_fields(const char* base, const char* p, const char* end, const
 // Via: every via-parm of every Via header must parse; the first is kept in
 // m.top_via (parsed in place, later ones go through a scratch Via) and all
 // are counted. Returns whether there is a top via.
-bool parse_vias(const Fields& f, const char* base, Message& m, FirstError& notes) {
+bool parse_vias(const Fields& f, const char* base, Message& m, FirstError& notes, bool all) {
   const Header* first = f.get(HeaderId::via);
   if (first == nullptr) return false;
+  if (!all) {
+    // Relay depth: the top via-parm only; the rest is relayed unread.
+    ViaList list(first->value);
+    if (list.next(m.top_via)) {
+      m.via_count = 1;
+      return true;
+    }
+    detail::reset(m.top_via);
+    notes.note(ParseError::invalid_header_value, static_cast<std::size_t>(first->line.data() - base), HeaderId::via);
+    return false;
+  }
   Via scratch;
   for (const Header* h = first; h <= f.last_of(HeaderId::via); ++h) {
     if (h->id != HeaderId::via) continue;
@@ -486,16 +499,20 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
     }
   }
 
-  const bool top_via_ok = parse_vias(fields, base, m, first_error);
+  const bool full = opts.depth == ParseDepth::full;
+  const bool top_via_ok = parse_vias(fields, base, m, first_error, full);
   // A request is answerable once its start line and the headers that a
   // response copies are there (RFC 3261 §8.2.6).
   ParseResult result;
   result.respondable = m.is_request && start_line_usable && all_present && top_via_ok;
 
-  if (const Header* h = get(HeaderId::from); h && !parse_name_addr(h->value, m.from)) {
+  const auto name_addr = [full](std::string_view v, NameAddr& out) {
+    return full ? parse_name_addr(v, out) : detail::bound_name_addr(v, out);
+  };
+  if (const Header* h = get(HeaderId::from); h && !name_addr(h->value, m.from)) {
     first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::from);
   }
-  if (const Header* h = get(HeaderId::to); h && !parse_name_addr(h->value, m.to)) {
+  if (const Header* h = get(HeaderId::to); h && !name_addr(h->value, m.to)) {
     first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::to);
   }
   if (const Header* h = get(HeaderId::call_id)) {
@@ -519,7 +536,7 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
       first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::max_forwards);
     }
   }
-  check_contacts(fields, base, first_error);
+  if (full) check_contacts(fields, base, first_error);
 
   // Body (RFC 3261 §18.3): Content-Length bytes after the empty line.
   const auto available = static_cast<std::size_t>(end - p);

@@ -22,6 +22,23 @@ struct Header {
   HeaderId id = HeaderId::other;
 };
 
+// How much of a message is checked against the grammar.
+enum class ParseDepth : std::uint8_t {
+  // Every key field and every value listed in docs/sip-parser.md: every
+  // via-parm of every Via, the From, To and every Contact URI. What
+  // sigrelay-inspect, the simulator and the corpus tests use.
+  full = 0,
+  // What a relay reads, validated as in `full`: the start line and
+  // Request-URI, the top via-parm, Call-ID, CSeq, the From and To tags,
+  // Max-Forwards, Content-Length. The From and To URIs are only bounded (so
+  // the tag after them is found), Contact values and the via-parms below the
+  // top one are left unchecked (via_count is then 1), as a proxy that parses
+  // headers on demand does. Every message `full` accepts, `relay` accepts
+  // with the same key fields, except from.uri and to.uri, which then hold
+  // only their text.
+  relay,
+};
+
 // Leniencies are named and off by default; each one accepts something that
 // real equipment sends but the RFC 3261 grammar does not allow.
 struct ParseOptions {
@@ -32,6 +49,7 @@ struct ParseOptions {
   bool allow_bare_lf = false;              // accept LF without CR as a line ending
   bool allow_extra_request_line_spaces = false;  // RFC 4475 §3.1.2.9/10
   std::uint32_t max_message_size = 65535;
+  ParseDepth depth = ParseDepth::full;
 };
 
 struct Message {

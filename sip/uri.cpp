@@ -220,16 +220,22 @@ const char* hostname_at(const char* p, const char* end) {
   return q;
 }
 
-// host [":" port] at p. Returns its end, or nullptr.
-[[gnu::always_inline]] inline const char* hostport_at(const char* p, const char* end, HostPort& out) {
+// host at p (no port). Returns its end, or nullptr.
+[[gnu::always_inline]] inline const char* host_only_at(const char* p, const char* end, HostPort& out) {
   const char* q = nullptr;
   if (p < end && is_digit(*p) && (q = ipv4_at(p, end)) != nullptr) {
     out.host = span(p, q);
     out.kind = HostKind::ipv4;
   } else if ((q = other_host_at(p, end, out.host, out.kind)) == nullptr) {
     out.kind = HostKind::none;
-    return nullptr;
   }
+  return q;
+}
+
+// host [":" port] at p. Returns its end, or nullptr.
+[[gnu::always_inline]] inline const char* hostport_at(const char* p, const char* end, HostPort& out) {
+  const char* q = host_only_at(p, end, out);
+  if (q == nullptr) return nullptr;
   if (q < end && *q == ':') {
     q = port_at(q + 1, end, out.port);
     if (q == nullptr) return nullptr;
@@ -239,6 +245,8 @@ const char* hostname_at(const char* p, const char* end) {
 }
 
 }  // namespace
+
+const char* detail::host_at(const char* p, const char* end, HostPort& out) { return host_only_at(p, end, out); }
 
 std::size_t parse_hostport(std::string_view s, HostPort& out) {
   detail::reset(out);

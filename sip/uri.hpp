@@ -59,6 +59,10 @@ namespace detail {
 // Request-URI: no part of a URI holds either, so a URI followed by one
 // parses as it would alone. parse_uri() is this with "stopped at the end".
 const char* parse_uri_prefix(const char* p, const char* end, Uri& out);
+// The host alone (hostname, IPv4address or [IPv6]) at p: its end, or
+// nullptr. A hostname or address takes the whole run of host characters
+// at p, so the byte at the end is never one of them.
+const char* host_at(const char* p, const char* end, HostPort& out);
 }  // namespace detail
 
 // Decodes %HH escapes of a user part into `out` (capacity out_len) and returns

@@ -1062,5 +1062,133 @@ TEST(Robustness, SingleByteCorruptionsAgainstAGuardPage) {
   }
 }
 
+// ---------------------------------------------------------------- parse depth
+
+ParseOptions relay_depth() {
+  ParseOptions o;
+  o.depth = ParseDepth::relay;
+  return o;
+}
+
+TEST(ParseDepthRelay, AcceptsWhatFullAcceptsWithTheSameKeyFields) {
+  for (const std::string& bytes : {wire(kInvite), wire(kOk), redirect_wire(), wire(kOptions)}) {
+    MessageWithHeaders<> full;
+    MessageWithHeaders<> relay;
+    ASSERT_TRUE(full.parse(bytes).ok());
+    ASSERT_TRUE(relay.parse(bytes, relay_depth()).ok());
+    const Message& f = full.msg;
+    const Message& r = relay.msg;
+    EXPECT_EQ(r.request_uri_text, f.request_uri_text);
+    EXPECT_EQ(r.request_uri.user, f.request_uri.user);
+    EXPECT_EQ(r.request_uri.host, f.request_uri.host);
+    EXPECT_EQ(r.call_id, f.call_id);
+    EXPECT_EQ(r.cseq.number, f.cseq.number);
+    EXPECT_EQ(r.cseq.method, f.cseq.method);
+    EXPECT_EQ(r.top_via.text, f.top_via.text);
+    EXPECT_EQ(r.top_via.branch, f.top_via.branch);
+    EXPECT_EQ(r.top_via.received, f.top_via.received);
+    EXPECT_EQ(r.from.tag, f.from.tag);
+    EXPECT_EQ(r.from.uri_text, f.from.uri_text);
+    EXPECT_EQ(r.from.display, f.from.display);
+    EXPECT_EQ(r.to.tag, f.to.tag);
+    EXPECT_EQ(r.to.has_tag, f.to.has_tag);
+    EXPECT_EQ(r.max_forwards, f.max_forwards);
+    EXPECT_EQ(r.content_length, f.content_length);
+    EXPECT_EQ(r.body, f.body);
+    ASSERT_EQ(r.headers.size(), f.headers.size());
+    for (std::size_t i = 0; i < r.headers.size(); ++i) EXPECT_EQ(r.headers[i].line, f.headers[i].line);
+    EXPECT_EQ(r.via_count, 1);
+    // The From URI is bounded, not parsed: only its text is there.
+    EXPECT_EQ(r.from.uri.text, f.from.uri_text);
+    EXPECT_TRUE(r.from.uri.host.empty());
+  }
+}
+
+TEST(ParseDepthRelay, LeavesContactsAndLowerViasUnchecked) {
+  // RFC 3261 §25.1: no URI holds SP, and a via-parm needs a sent-by.
+  const std::string bad_contact = wire(edit(kInvite, "<sip:alice@client", "<sip:al ice@client"));
+  const std::string bad_lower_via = wire(edit(kInvite, "Max-Forwards: 70\n", "Via: SIP/2.0/UDP ;branch=z9hG4bK-x\nMax-Forwards: 70\n"));
+  const std::string bad_from_uri = wire(edit(kInvite, "<sip:alice@atlanta", "<sip:alice@@atlanta"));
+  struct Case {
+    const std::string& bytes;
+    HeaderId header;
+  };
+  for (const Case& c : {Case{bad_contact, HeaderId::contact}, Case{bad_lower_via, HeaderId::via},
+                        Case{bad_from_uri, HeaderId::from}}) {
+    MessageWithHeaders<> full;
+    const ParseResult rf = full.parse(c.bytes);
+    EXPECT_EQ(rf.error, ParseError::invalid_header_value);
+    EXPECT_EQ(rf.header, c.header);
+    MessageWithHeaders<> relay;
+    const ParseResult rr = relay.parse(c.bytes, relay_depth());
+    EXPECT_TRUE(rr.ok()) << to_string(rr.error);
+    EXPECT_EQ(relay.msg.top_via.branch, "z9hG4bK74bf9");
+    EXPECT_EQ(relay.msg.from.tag, "9fxced76sl");
+    EXPECT_EQ(relay.msg.call_id, "3848276298220188511@atlanta.example.com");
+  }
+}
+
+TEST(ParseDepthRelay, StillRejectsWhatTheRelayUses) {
+  struct Case {
+    std::string bytes;
+    ParseError error;
+    HeaderId header;
+  };
+  const Case cases[] = {
+      {wire(edit(kInvite, "SIP/2.0/UDP client", "SIP/2.0/UDP ")), ParseError::invalid_header_value, HeaderId::via},
+      {wire(edit(kInvite, ";tag=9fxced76sl", ";tag=")), ParseError::invalid_header_value, HeaderId::from},
+      {wire(edit(kInvite, "To: Bob <sip:bob@biloxi.example.com>", "To: Bob <sip:bob@biloxi.example.com")),
+       ParseError::invalid_header_value, HeaderId::to},
+      {wire(edit(kInvite, "Call-ID: 3848276298220188511@", "Call-ID: 38482 76298220188511@")),
+       ParseError::invalid_header_value, HeaderId::call_id},
+      {wire(edit(kInvite, "CSeq: 1 INVITE", "CSeq: 1 BYE")), ParseError::cseq_method_mismatch, HeaderId::cseq},
+      {wire(edit(kInvite, "Max-Forwards: 70", "Max-Forwards: 256")), ParseError::invalid_header_value,
+       HeaderId::max_forwards},
+      {wire(edit(kInvite, "INVITE sip:bob@biloxi", "INVITE sip:bob@@biloxi")), ParseError::bad_request_uri,
+       HeaderId::none},
+  };
+  for (const Case& c : cases) {
+    MessageWithHeaders<> full;
+    MessageWithHeaders<> relay;
+    const ParseResult rf = full.parse(c.bytes);
+    const ParseResult rr = relay.parse(c.bytes, relay_depth());
+    EXPECT_EQ(rf.error, c.error);
+    EXPECT_EQ(rf.header, c.header);
+    EXPECT_EQ(rr.error, c.error) << c.bytes;
+    EXPECT_EQ(rr.header, c.header);
+    EXPECT_EQ(rr.respondable, rf.respondable);
+  }
+}
+
+TEST(ParseDepthRelay, EveryPrefixAndCorruptionAgainstAGuardPage) {
+  GuardedBuffer buf;
+  ASSERT_TRUE(buf.ready());
+  const char replacements[] = {'\0', '\r', '\n', ' ', '\t', ':', ';', ',', '<', '>', '"', '\\', '%', '[', ']', '\x80'};
+  for (const std::string& whole : {wire(kInvite), redirect_wire()}) {
+    for (std::size_t n = 0; n <= whole.size(); ++n) {
+      MessageWithHeaders<> p;
+      EXPECT_EQ(p.parse(buf.place(std::string_view(whole).substr(0, n)), relay_depth()).ok(), n == whole.size());
+    }
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      for (char c : replacements) {
+        std::string mutated = whole;
+        mutated[i] = c;
+        const auto bytes = buf.place(mutated);
+        MessageWithHeaders<> full;
+        MessageWithHeaders<> relay;
+        const ParseResult rf = full.parse(bytes);
+        const ParseResult rr = relay.parse(bytes, relay_depth());
+        EXPECT_LE(rr.offset, bytes.size());
+        // Relay depth checks a subset: it never refuses what full accepts.
+        if (rf.ok()) {
+          EXPECT_TRUE(rr.ok()) << i;
+          EXPECT_EQ(relay.msg.top_via.branch, full.msg.top_via.branch);
+          EXPECT_EQ(relay.msg.from.tag, full.msg.from.tag);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sigrelay::sip
