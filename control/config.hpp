@@ -86,6 +86,7 @@ struct DataplaneConfig {
   std::uint32_t rx_descriptors = 0;
   std::uint32_t tx_descriptors = 0;
   std::uint32_t mbufs = 0;                    // per sip worker
+  std::uint32_t mbuf_size = 0;                // data room of each, bytes
   std::uint32_t mtu = 0;
   std::uint32_t vlan = 0;                     // 802.1Q id; 0 = untagged
   std::uint32_t idle_sleep_us = 0;            // 0 = busy poll

@@ -98,6 +98,8 @@ void bind_keys(C& c, V& v) {
            "dpdk: TX descriptors per queue");
   v.scalar("dataplane.mbufs", c.dataplane.mbufs, "8191", NumberCodec{1023, 1048575},
            "dpdk: packet buffers per sip worker");
+  v.scalar("dataplane.mbuf_size", c.dataplane.mbuf_size, "2048", NumberCodec{2048, 16384},
+           "dpdk: data bytes per packet buffer (some PMDs need more, e.g. af_packet with a larger framesz)");
   v.scalar("dataplane.mtu", c.dataplane.mtu, "1500", NumberCodec{1280, 9000},
            "dpdk: largest IP packet on the port; bigger datagrams are fragmented");
   v.scalar("dataplane.vlan", c.dataplane.vlan, "0", NumberCodec{0, 4094},

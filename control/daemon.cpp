@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/cidr.hpp"
+#include "control/dpdk_setup.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
 #include "dataplane/udp_socket_backend.hpp"
@@ -156,11 +157,6 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
 }  // namespace
 
 int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
-  if (cfg.dataplane.backend != DataplaneBackend::socket) {
-    err << "sigrelay: dataplane.backend = " << to_string(cfg.dataplane.backend)
-        << ": this build runs the socket backend only (the DPDK dataplane is not wired in yet)\n";
-    return 1;
-  }
   // Signals go to the control loop only: block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -170,6 +166,18 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   const int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  std::string error;
+  // EAL first: it pins this thread, and the threads started below must
+  // inherit the CPUs left to them (dpdk_port.cpp).
+  std::unique_ptr<dataplane::DpdkPort> dpdk;
+  if (cfg.dataplane.backend == DataplaneBackend::dpdk) {
+    dpdk = start_dpdk(cfg, error);
+    if (!dpdk) {
+      err << "sigrelay: " << error << "\n";
+      return 1;
+    }
+  }
 
   const unsigned n_sip = cfg.dataplane.workers;
   const unsigned n_tls = cfg.tls.workers;
@@ -198,7 +206,6 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     }
   }
 
-  std::string error;
   auto mail = dataplane::Mailboxes::create(n_sip, n_tls, static_cast<std::uint32_t>(pool_packets * 2), error);
   if (!mail) {
     err << "sigrelay: " << error << "\n";
@@ -232,10 +239,20 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     o.engine = engine;
     o.pool_packets = pool_packets;
     o.max_message = max_message;
-    auto w = std::make_unique<dataplane::SipWorker>(o, std::make_unique<dataplane::UdpSocketBackend>(udp), *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
+    std::unique_ptr<dataplane::DatagramIo> io;
+    if (dpdk) {
+      io = make_dpdk_io(cfg, *dpdk, i, error);
+      if (!io) {
+        err << "sigrelay: " << error << "\n";
+        return 1;
+      }
+    } else {
+      io = std::make_unique<dataplane::UdpSocketBackend>(udp);
+    }
+    auto w = std::make_unique<dataplane::SipWorker>(o, std::move(io), *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
                                                      *sip_counters.back(), upstream_status);
     if (!w->open(error)) {
-      err << "sigrelay: listen.udp: " << error << "\n";
+      err << "sigrelay: " << (dpdk ? "dataplane" : "listen.udp") << ": " << error << "\n";
       return 1;
     }
     sip_workers.push_back(std::move(w));
@@ -276,15 +293,31 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
 
   std::atomic<int> phase{static_cast<int>(dataplane::Phase::running)};
   std::vector<std::thread> threads;
-  for (auto& w : sip_workers) threads.emplace_back([&phase, w = w.get()] { w->run(phase); });
+  struct Launch {
+    dataplane::SipWorker* worker;
+    const std::atomic<int>* phase;
+  };
+  std::vector<Launch> launches;
+  if (dpdk) {
+    // Poll-mode workers run on their EAL lcores.
+    for (auto& w : sip_workers) launches.push_back({w.get(), &phase});
+    std::vector<void*> args;
+    for (auto& l : launches) args.push_back(&l);
+    dpdk->launch(
+        [](void* arg) {
+          auto* l = static_cast<Launch*>(arg);
+          l->worker->run(*l->phase);
+          return 0;
+        },
+        args);
+  } else {
+    for (auto& w : sip_workers) threads.emplace_back([&phase, w = w.get()] { w->run(phase); });
+  }
   for (auto& w : tls_workers) threads.emplace_back([&phase, w = w.get()] { w->run(phase); });
 
   out << "sigrelay: ready";
-  std::string sep = " udp=";
-  for (const auto& u : udp) {
-    out << sep << endpoint_text(u.addr);
-    sep = ",";
-  }
+  std::string sep;
+  if (!sip_workers.empty()) out << " udp=" << sip_workers.front()->io().describe();
   for (const bool want_tls : {false, true}) {
     sep = want_tls ? " tls=" : " tcp=";
     for (const auto& s : streams) {
@@ -293,7 +326,12 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
       sep = ",";
     }
   }
-  out << " workers=" << n_sip << "+" << n_tls << std::endl;
+  out << " workers=" << n_sip << "+" << n_tls;
+  if (dpdk) {
+    out << " dpdk=" << dpdk->port_name();
+    if (dpdk->exception_port()) out << " exception=" << dpdk->exception_interface();
+  }
+  out << std::endl;
 
   // The control loop: signals, and alarms an operator must not find late.
   std::uint64_t refused_seen = 0;
@@ -328,7 +366,14 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   phase.store(static_cast<int>(dataplane::Phase::stopped), std::memory_order_release);
   for (unsigned t = 0; t < n_sip + n_tls; ++t) mail->wake(t);
   for (auto& t : threads) t.join();
-  out << "sigrelay: counters " << counters_json(sip_counters, tls_counters).dump() << std::endl;
+  if (dpdk) dpdk->wait();
+  auto counters = counters_json(sip_counters, tls_counters);
+  if (dpdk) {
+    std::vector<const dataplane::DatagramIo*> ios;
+    for (const auto& w : sip_workers) ios.push_back(&w->io());
+    counters["dataplane"] = dpdk_counters_json(ios);
+  }
+  out << "sigrelay: counters " << counters.dump() << std::endl;
   close(sigfd);
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "dataplane/packet.hpp"
 #include "sip/rewriter.hpp"
@@ -36,6 +37,11 @@ class DatagramIo {
   // Called when a loop turn found nothing to do: wait at most `max_wait`
   // for a datagram or a wake-up.
   virtual void idle(sip::Millis max_wait) = 0;
+  // Something this worker's backend learned that the other workers' need
+  // too (dpdk: a neighbour's MAC); one short message per call, 0 when none.
+  // The worker passes each to every other sip worker's on_announcement.
+  virtual std::size_t take_announcement(char* /*out*/, std::size_t /*capacity*/) { return 0; }
+  virtual void on_announcement(std::string_view /*message*/, sip::Millis /*now*/) {}
   // The addresses datagrams are accepted on, for the ready line and logs.
   virtual std::string describe() const = 0;
 };

@@ -28,6 +28,7 @@ enum class PacketKind : std::uint8_t {
   from_upstream,     // tls worker -> sip worker: a message from the service
   to_switch_stream,  // sip worker -> tls worker: send on a switch's stream connection
   free_buffer,       // any -> owner: the packet goes back to its pool
+  announcement,      // sip worker -> sip worker: backend state to share (DatagramIo::take_announcement)
 };
 
 struct alignas(64) Packet {

@@ -45,6 +45,7 @@ void SipWorker::run(const std::atomic<int>& phase) {
     const auto t = now();
     engine_->on_timer(t);
     work += io_->service(t);
+    work += share_announcements();
     io_->flush();
     if (work == 0) sleep_until_work();
   }
@@ -145,6 +146,10 @@ unsigned SipWorker::drain_rings() {
         case PacketKind::from_upstream:
           handle_stream_message(p, false);
           break;
+        case PacketKind::announcement:
+          io_->on_announcement(p->view(), now());
+          release(p);
+          break;
         default:
           release(p);
           break;
@@ -153,6 +158,30 @@ unsigned SipWorker::drain_rings() {
     total += n;
   }
   return total;
+}
+
+unsigned SipWorker::share_announcements() {
+  unsigned n = 0;
+  char buf[128];
+  while (const std::size_t len = io_->take_announcement(buf, sizeof buf)) {
+    ++n;
+    for (unsigned to = 0; to < mail_.sip_workers(); ++to) {
+      if (to == options_.index) continue;
+      Packet* p = pool_.get();
+      if (p == nullptr) {
+        bump(counters_.pool_empty);
+        continue;
+      }
+      const sip::Segment seg{buf, len};
+      p->assign(std::span(&seg, 1));
+      p->kind = PacketKind::announcement;
+      if (!mail_.send_one(options_.index, to, p)) {
+        bump(counters_.ring_full);
+        pool_.put(p);
+      }
+    }
+  }
+  return n;
 }
 
 void SipWorker::release(Packet* p) {

@@ -72,6 +72,7 @@ class SipWorker final : public RelayIo {
   void handle_datagram(Packet* p, bool handed_off);
   void handle_stream_message(Packet* p, bool from_switch);
   void release(Packet* p);
+  unsigned share_announcements();
   void sleep_until_work();
 
   SipWorkerOptions options_;

@@ -17,6 +17,8 @@ packages=(
   # test tools: python3 runs the summariser, sipp drives SIP, tshark reads traces,
   # stunnel is a TLS peer we did not write, iproute2/procps set up and watch namespaces
   python3 sip-tester tshark stunnel4 iproute2 procps
+  # the dpdk lab test answers ARP and ping: arping and ping probe it from the switch side
+  iputils-ping arping ethtool
   # sigrelay-sim's end-to-end test checks its PASSporTs with code we did not write
   python3-jwt python3-cryptography
 )

@@ -229,6 +229,7 @@ TEST(ConfigKeys, TheIssuesKeysAndNoOthers) {
       "dataplane.rx_descriptors",
       "dataplane.tx_descriptors",
       "dataplane.mbufs",
+      "dataplane.mbuf_size",
       "dataplane.mtu",
       "dataplane.vlan",
       "dataplane.idle_sleep_us",
@@ -327,6 +328,7 @@ const BadCase kBadCases[] = {
     {"dataplane.rx_descriptors", "63", ConfigErrorKind::out_of_range},
     {"dataplane.tx_descriptors", "16385", ConfigErrorKind::out_of_range},
     {"dataplane.mbufs", "1000", ConfigErrorKind::out_of_range},
+    {"dataplane.mbuf_size", "1024", ConfigErrorKind::out_of_range},
     {"dataplane.mtu", "1279", ConfigErrorKind::out_of_range},
     {"dataplane.mtu", "9001", ConfigErrorKind::out_of_range},
     {"dataplane.vlan", "4095", ConfigErrorKind::out_of_range},
@@ -1026,6 +1028,7 @@ class RealisticConfig : public ConfigTest {
            "rx_descriptors = 2048\n"
            "tx_descriptors = 2048\n"
            "mbufs = 16383\n"
+           "mbuf_size = 4096\n"
            "mtu = 9000\n"
            "vlan = 120\n"
            "idle_sleep_us = 0\n"
@@ -1095,6 +1098,7 @@ TEST_F(RealisticConfig, LoadsEveryValueWithoutWarnings) {
   EXPECT_EQ(c.dataplane.exception, "sr0");
   EXPECT_EQ(c.dataplane.tx_descriptors, 2048U);
   EXPECT_EQ(c.dataplane.mbufs, 16383U);
+  EXPECT_EQ(c.dataplane.mbuf_size, 4096U);
   EXPECT_EQ(c.dataplane.mtu, 9000U);
   EXPECT_EQ(c.dataplane.vlan, 120U);
   EXPECT_EQ(c.tls.workers, 2U);

@@ -669,7 +669,8 @@ class SippResult:
 
 
 def run_sipp(ws, sipp, name, scenario, target_port, transport="u1", calls=1, rate=20,
-             local_ip="127.0.0.1", timeout=WAIT, inf_lines=None, extra=(), target_host="127.0.0.1"):
+             local_ip="127.0.0.1", timeout=WAIT, inf_lines=None, extra=(), target_host="127.0.0.1",
+             wrap=None):
     """Runs sipp with scenario text (XML) as a UAC against target, `calls`
     calls at `rate`/s, and returns a SippResult. -timeout + -timeout_error
     bound the whole run; the message log (-trace_msg), the error log
@@ -678,8 +679,9 @@ def run_sipp(ws, sipp, name, scenario, target_port, transport="u1", calls=1, rat
     xml = base + ".xml"
     with open(xml, "w") as f:
         f.write(scenario)
-    argv = [sipp, "-sf", xml, "-t", transport, "-i", local_ip, "-bind_local", "-p",
-            str(free_port("udp" if transport.startswith("u") else "tcp", local_ip)),
+    # Inside another namespace (wrap) any port is free: the namespace is ours.
+    lport = random.randint(20000, 59999) if wrap else free_port("udp" if transport.startswith("u") else "tcp", local_ip)
+    argv = [sipp, "-sf", xml, "-t", transport, "-i", local_ip, "-bind_local", "-p", str(lport),
             "-m", str(calls), "-r", str(rate), "-l", str(max(1, calls)),
             "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin",
             "-trace_msg", "-message_file", base + ".msg",
@@ -691,6 +693,8 @@ def run_sipp(ws, sipp, name, scenario, target_port, transport="u1", calls=1, rat
         argv += ["-inf", base + ".csv.in"]
     argv += list(extra)
     argv.append(f"{target_host}:{target_port}")
+    if wrap is not None:
+        argv = wrap(argv)  # e.g. run it inside a network namespace
     with open(base + ".screen", "wb") as screen:
         try:
             rc = subprocess.run(argv, cwd=ws.dir, stdin=subprocess.DEVNULL, stdout=screen,
@@ -768,7 +772,7 @@ CALLER = "13035550100"
 BRANCH = "z9hG4bK-sr-[pid]-[call_number]"
 
 
-def _request(method, ruri, cseq_method=None, max_forwards=70, to=None):
+def _request(method, ruri, cseq_method=None, max_forwards=70, to=None, body=None):
     if to is None:
         to = ruri.split(";")[0] if ruri.startswith("tel:") else "sip:callee@[remote_ip]:[remote_port]"
     lines = [
@@ -781,7 +785,23 @@ def _request(method, ruri, cseq_method=None, max_forwards=70, to=None):
     ]
     if method == "INVITE":
         lines.append("Contact: <sip:switch@[local_ip]:[local_port];transport=[transport]>")
-    lines += [f"Max-Forwards: {max_forwards}", "Content-Length: 0"]
+    lines.append(f"Max-Forwards: {max_forwards}")
+    if body:
+        # sipp fills [len] with the body's length.
+        return "\n".join(lines + ["Content-Type: application/sdp", "Content-Length: [len]", "", body])
+    lines.append("Content-Length: 0")
+    return "\n".join(lines)
+
+
+def sdp_body(size):
+    """An SDP offer padded with attribute lines to about `size` bytes (a
+    large INVITE: on UDP over a 1500-byte MTU it travels in fragments)."""
+    lines = ["v=0", "o=switch 1 1 IN IP4 [local_ip]", "s=-", "c=IN IP4 [local_ip]", "t=0 0",
+             "m=audio 40000 RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000"]
+    n = 0
+    while sum(len(x) + 2 for x in lines) < size:
+        lines.append(f"a=x-pad-{n:04d}:" + "p" * 60)
+        n += 1
     return "\n".join(lines)
 
 
@@ -805,7 +825,7 @@ def _ack(ruri):
 
 
 def invite_scenario(number, expect, max_forwards=70, duplicate=False, cancel=False,
-                    final_timeout_ms=None, linger_ms=0):
+                    final_timeout_ms=None, linger_ms=0, body=None):
     """A call to `number` that expects the final `expect` and ACKs it
     (RFC 3261 §17.1.1.3: same branch, the response's To).
     duplicate: the identical INVITE is sent again after the 100, before the
@@ -826,7 +846,7 @@ def invite_scenario(number, expect, max_forwards=70, duplicate=False, cancel=Fal
         steps.append('  <recv response="100"/>\n')
         steps.append(_send(_request("INVITE", ruri, max_forwards=max_forwards)))
     else:
-        steps.append(_send(_request("INVITE", ruri, max_forwards=max_forwards), retrans=500))
+        steps.append(_send(_request("INVITE", ruri, max_forwards=max_forwards, body=body), retrans=500))
     if cancel:
         steps.append('  <recv response="100"/>\n')
         steps.append(_send(_request("CANCEL", ruri), retrans=500))
@@ -888,10 +908,11 @@ def uas_scenario(answers, default):
 
 # ---------------------------------------------------------------- SIP from python
 
-def options_probe(port, host="127.0.0.1", timeout=1.0, source="127.0.0.1"):
+def options_probe(port, host="127.0.0.1", timeout=1.0, source="127.0.0.1", sock=None):
     """Sends one OPTIONS over UDP from `source` and returns the status code
-    of the answer, or None when none came within `timeout` seconds."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    of the answer, or None when none came within `timeout` seconds. `sock`:
+    a fresh UDP socket to use (e.g. one made in another network namespace)."""
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.bind((source, 0))
         lport = s.getsockname()[1]
