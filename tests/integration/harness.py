@@ -418,6 +418,8 @@ class Relay:
             if self.keys.get(key) == "127.0.0.1:0":
                 self.keys[key] = f"127.0.0.1:{free_port(kind)}"
         self.ports = {}
+        # Where OPTIONS probes go and come from; a dpdk lab relay changes these.
+        self.host, self.source, self.probe_socket = "127.0.0.1", "127.0.0.1", None
         self.proc = None
         self.ready_line = None
         self.counters = None
@@ -443,8 +445,10 @@ class Relay:
             self.ports[kind] = int(first.rsplit(":", 1)[1])
         return self.ready_line
 
-    def options(self, timeout=1.0, source="127.0.0.1"):
-        return options_probe(self.ports["udp"], timeout=timeout, source=source)
+    def options(self, timeout=1.0, source=None):
+        sock = self.probe_socket() if self.probe_socket else None
+        return options_probe(self.ports["udp"], host=self.host, timeout=timeout, source=source or self.source,
+                             sock=sock)
 
     def wait_options(self, want, timeout=WAIT):
         """Polls OPTIONS over UDP until the relay answers `want`; returns the
@@ -1028,11 +1032,71 @@ class Env:
     """What a test body gets: the binaries and tools, the workspace, the
     checks and a throwaway PKI."""
 
-    def __init__(self, relay, sim, sipp, stunnel, ws, checks):
+    def __init__(self, relay, sim, sipp, stunnel, ws, checks, lab=None, pmd=None):
         self.relay_bin, self.sim_bin, self.sipp, self.stunnel = relay, sim, sipp, stunnel
         self.ws, self.checks = ws, checks
         self.pki = Pki(ws)
         self.results = []  # every SippResult of a UAC run, for the one-final check
+        # The packet backend the relays run on: kernel sockets on loopback
+        # (lab None), or dpdk with `pmd` in a namespace lab (dpdk_lab.py),
+        # where each relay gets its own link and the switches live in the
+        # namespace. routes: a port the switch side talks to -> (host, local_ip).
+        self.lab, self.pmd = lab, pmd
+        self.routes = {}
+
+    @property
+    def backend(self):
+        return f"dpdk/{self.pmd}" if self.lab else "socket"
+
+    def relay(self, name, keys, timeout=WAIT):
+        """Starts a Relay on this Env's backend and returns it once ready."""
+        if self.lab is None:
+            return Relay(self.ws, self.relay_bin, name, keys)
+        keys = dict(keys)
+        workers = int(keys.get("dataplane.workers", "1"))
+        if self.pmd == "af_xdp":
+            # A veth reports no "combined" channels, and DPDK's af_xdp wants
+            # one per queue: one queue, one worker there.
+            workers = 1
+        link = self.lab.link(queues=workers)
+        tcp = free_port() if keys.get("listen.tcp", "127.0.0.1:0") else None
+        tls = free_port() if keys.get("listen.tls") else None
+        keys.update(link.relay_keys(self.pmd, workers=workers, udp_port=free_port("udp"), tcp_port=tcp,
+                                    tls_port=tls))
+        relay = Relay(self.ws, self.relay_bin, name, keys, start=False)
+        relay.start(timeout=max(timeout, 60))
+        relay.link = link
+        relay.host, relay.source, relay.probe_socket = link.relay_ip, link.switch_ip, self.lab.socket
+        for port in relay.ports.values():
+            self.routes[port] = (link.relay_ip, link.switch_ip)
+        return relay
+
+    def stunnel_client(self, name, relay):
+        """stunnel4 in client mode in front of the relay's TLS listener: the
+        switch side's TLS. Returns (stunnel, port the switch connects to)."""
+        if self.lab is None:
+            t = Stunnel(self.ws, self.stunnel, name, "client", relay.ports["tls"], ca=self.pki.ca)
+            return t, t.accept_port
+        link = relay.link
+        accept = free_port()
+        conf = self.ws.write(f"{name}.conf", "\n".join([
+            "foreground = yes", "pid =", "syslog = no", "debug = notice", f"[{name}]", "client = yes",
+            f"accept = {link.switch_ip}:{accept}", f"connect = {link.relay_ip}:{relay.ports['tls']}",
+            f"CAfile = {self.pki.ca}", "verifyChain = yes", "checkHost = relay.test"]) + "\n")
+        proc = Proc(self.ws, name, self.lab.ns_argv([self.stunnel, conf]), stdout_file=True)
+        want = ":%04X " % accept
+        wait_for(f"{name} listening in the lab namespace",
+                 lambda: any(line.split()[1].endswith(want.strip()) and line.split()[3] == "0A"
+                             for line in self.lab.ns_run("cat", "/proc/net/tcp").stdout.splitlines()[1:])
+                 or not proc.running())
+        if not proc.running():
+            raise RuntimeError(f"{name} exited: {proc.stderr_tail()}")
+        self.routes[accept] = (link.switch_ip, link.switch_ip)
+
+        class _Tunnel:
+            def stop(self_inner):
+                return proc.stop()[0]
+        return _Tunnel(), accept
 
     def check(self, name, ok, detail=""):
         return self.checks.check(name, ok, detail)
@@ -1040,6 +1104,9 @@ class Env:
     def sipp_call(self, name, scenario, port, transport="u1", track=True, **kw):
         """run_sipp; with track, the call counts in check_one_final_each
         (not for sources the relay must ignore)."""
+        if self.lab is not None and port in self.routes and "target_host" not in kw:
+            host, local_ip = self.routes[port]
+            kw.update(target_host=host, local_ip=local_ip, wrap=self.lab.ns_argv)
         r = run_sipp(self.ws, self.sipp, name, scenario, port, transport=transport, **kw)
         if track:
             self.results.append((name, r))
@@ -1059,11 +1126,15 @@ class Env:
 
 
 def run_test(title, body, argv, stunnel=True):
-    """Common main(): argv = [script, SIGRELAY, SIGRELAY_SIM]. Skips (77)
-    when a binary or tool is missing; exits 1 if any check failed."""
+    """Common main(): argv = [script, SIGRELAY, SIGRELAY_SIM [BACKEND]],
+    BACKEND socket (default) or dpdk:PMD (af_packet, af_xdp: the relays run
+    on the dpdk backend in a namespace lab; skipped without root). Skips
+    (77) when a binary or tool is missing; exits 1 if any check failed."""
     install_sigterm_handler()
-    if len(argv) != 3:
-        print(f"usage: {os.path.basename(argv[0])} PATH/TO/sigrelay PATH/TO/sigrelay-sim", file=sys.stderr)
+    backend = argv[3] if len(argv) == 4 else "socket"
+    if len(argv) not in (3, 4) or not (backend == "socket" or backend in ("dpdk:af_packet", "dpdk:af_xdp")):
+        print(f"usage: {os.path.basename(argv[0])} PATH/TO/sigrelay PATH/TO/sigrelay-sim "
+              "[socket|dpdk:af_packet|dpdk:af_xdp]", file=sys.stderr)
         sys.exit(2)
     relay = require_binary(argv[1], "sigrelay")
     sim = require_binary(argv[2], "sigrelay-sim")
@@ -1071,12 +1142,19 @@ def run_test(title, body, argv, stunnel=True):
     if stunnel:
         want["stunnel"] = ("stunnel4", "stunnel")
     tools = require_tools(**want)
+    lab, pmd = None, None
+    if backend != "socket":
+        import dpdk_lab
+        lab, pmd = dpdk_lab.Lab.create(), backend.split(":", 1)[1]
+        title = f"{title} [{backend}]"
     checks = Checks(title)
     ws = Workspace()
     try:
-        body(Env(relay, sim, tools["sipp"], tools.get("stunnel"), ws, checks))
+        body(Env(relay, sim, tools["sipp"], tools.get("stunnel"), ws, checks, lab=lab, pmd=pmd))
     except (TimeoutError, RuntimeError, EOFError, OSError, ValueError, subprocess.SubprocessError) as e:
         checks.check(f"harness ({type(e).__name__})", False, str(e))
     finally:
         ws.close()
+        if lab is not None:
+            lab.close()
     sys.exit(checks.finish())

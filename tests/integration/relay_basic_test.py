@@ -95,23 +95,22 @@ def body(env):
     ws, pki = env.ws, env.pki
     sim = h.Sim(ws, env.sim_bin, "sim", pki, rules=RULES, tls=True, tcp=True)
     sim403 = h.Sim(ws, env.sim_bin, "sim403", pki, tls=True, extra=["sim.allow = 192.0.2.0/24"])
-    relay = h.Relay(ws, env.relay_bin, "relay", relay_keys(env, f"sip:127.0.0.1:{sim.ports['tls']};transport=tls"))
-    relay403 = h.Relay(ws, env.relay_bin, "relay403",
-                       relay_keys(env, f"sip:127.0.0.1:{sim403.ports['tls']};transport=tls"))
-    relaytcp = h.Relay(ws, env.relay_bin, "relaytcp", {
+    relay = env.relay("relay", relay_keys(env, f"sip:127.0.0.1:{sim.ports['tls']};transport=tls"))
+    relay403 = env.relay("relay403", relay_keys(env, f"sip:127.0.0.1:{sim403.ports['tls']};transport=tls"))
+    relaytcp = env.relay("relaytcp", {
         "listen.tcp": "", "upstream.uri": f"sip:127.0.0.1:{sim.ports['tcp']};transport=tcp",
         "upstream.connections": "1"})
-    tunnel = h.Stunnel(ws, env.stunnel, "stunnel-relay", "client", relay.ports["tls"], ca=pki.ca)
-    tunnel403 = h.Stunnel(ws, env.stunnel, "stunnel-relay403", "client", relay403.ports["tls"], ca=pki.ca)
+    tunnel, tls_port = env.stunnel_client("stunnel-relay", relay)
+    tunnel403, tls403_port = env.stunnel_client("stunnel-relay403", relay403)
 
     for r in (relay, relay403, relaytcp):
         took = r.wait_options(200)
         env.check(f"{r.name}: ready line, then OPTIONS 200 once an upstream connection is up ({took:.1f} s)", True)
 
     ingress = {"udp": ("u1", relay.ports["udp"]), "tcp": ("t1", relay.ports["tcp"]),
-               "tls": ("t1", tunnel.accept_port)}
+               "tls": ("t1", tls_port)}
     ingress403 = {"udp": ("u1", relay403.ports["udp"]), "tcp": ("t1", relay403.ports["tcp"]),
-                  "tls": ("t1", tunnel403.accept_port)}
+                  "tls": ("t1", tls403_port)}
 
     # Each answer class over each ingress transport.
     counts = {"invites": 0}
