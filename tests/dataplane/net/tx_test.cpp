@@ -80,6 +80,39 @@ TEST_F(TxTest, UnresolvedNeighbourIsAskedForAndTheFrameHeldUntilTheReply) {
   EXPECT_EQ(be16(tx[0], 16), 20u + 8u + 5u);
 }
 
+// Two workers: the ARP reply reaches only the one RSS picked; the other
+// holds a frame for the same switch until the learning is passed over.
+TEST_F(TxTest, WhatOneWorkerLearnsReleasesAnotherWorkersHeldFrames) {
+  NetError e = NetError::ok;
+  auto other = NetStack::create(cfg_, test_pool(), e);
+  ASSERT_NE(other, nullptr) << to_string(e);
+  const sip::Segment seg{"INVITE", 6};
+  ASSERT_TRUE(other->send_udp(sa(v4(kOur4), 5060), sa(v4(kPeer4), 5080), std::span(&seg, 1), sip::Millis{0}));
+  rte_mbuf* frames[8];
+  unsigned n = other->take_tx(frames, 8);
+  ASSERT_EQ(n, 1u);  // the other worker's own ARP request; its frame is held
+  rte_pktmbuf_free(frames[0]);
+
+  // Nothing learned yet, nothing to announce.
+  LearnedNeighbour learned[4];
+  EXPECT_EQ(stack_->take_learned(learned, 4), 0u);
+  learn4(kPeer4, kPeerMac);  // this worker sees the reply
+  ASSERT_EQ(stack_->take_learned(learned, 4), 1u);
+  EXPECT_EQ(learned[0].ip, v4(kPeer4));
+  EXPECT_EQ(Bytes(learned[0].mac.addr_bytes, learned[0].mac.addr_bytes + 6), mac_bytes(kPeerMac));
+  EXPECT_EQ(stack_->take_learned(learned, 4), 0u);  // taken once
+
+  other->peer_learned(learned[0].ip, learned[0].mac, sip::Millis{5});
+  n = other->take_tx(frames, 8);
+  ASSERT_EQ(n, 1u);  // the held datagram, now addressed to the switch
+  const Bytes f = bytes_of(frames[0]);
+  rte_pktmbuf_free(frames[0]);
+  EXPECT_EQ(slice(f, 0, 6), mac_bytes(kPeerMac));
+  EXPECT_EQ(slice(f, 42, 6), text("INVITE"));
+  EXPECT_EQ(other->counters().neighbour_peer_updates, 1u);
+  EXPECT_EQ(other->take_learned(learned, 4), 0u);  // a peer's learning is not passed on again
+}
+
 TEST_F(TxTest, OffLinkDestinationGoesThroughTheGateway) {
   ASSERT_TRUE(send(v4(kFar4), "far away"));
   auto tx = drain_tx();
