@@ -347,8 +347,9 @@ class Sim:
     ports the first start got)."""
 
     def __init__(self, ws, binary, name, pki, rules=(), tls=True, tcp=False, extra=(),
-                 tls_port=0, tcp_port=0):
+                 tls_port=0, tcp_port=0, counters=True):
         self.ws, self.binary, self.name, self.pki = ws, binary, name, pki
+        self.write_counters = counters  # off for load: the file is rewritten on every change
         self.rules, self.tls, self.tcp, self.extra = list(rules), tls, tcp, list(extra)
         self.counters_path = ws.path(f"{name}-counters.json")
         self.ports = {"tls": tls_port, "tcp": tcp_port}
@@ -362,8 +363,9 @@ class Sim:
         if self.tls:
             lines += [f"listen.tls = 127.0.0.1:{self.ports['tls']}",
                       f"tls.cert = {self.pki.sim_cert}", f"tls.key = {self.pki.sim_key}"]
-        lines += [f"shaken.key = {self.pki.shaken_key}", "shaken.x5u = https://cert.example.org/sim.pem",
-                  f"sim.counters_file = {self.counters_path}"]
+        lines += [f"shaken.key = {self.pki.shaken_key}", "shaken.x5u = https://cert.example.org/sim.pem"]
+        if self.write_counters:
+            lines.append(f"sim.counters_file = {self.counters_path}")
         lines += self.extra
         lines += [f"rule = {r}" for r in self.rules]
         return "\n".join(lines) + "\n"
