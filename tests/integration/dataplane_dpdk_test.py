@@ -8,6 +8,7 @@ The same checks run over net_af_packet and net_af_xdp (meson runs both):
 
 Checked, each against what the wire must show:
 - the relay comes up on the port and names it and the exception interface;
+- IPv6: ping6 (neighbour discovery, ICMPv6 echo) and a call over UDP/IPv6;
 - ARP: arping from the switch side gets the port's MAC (RFC 826), and the
   switch's neighbour table learns it; ping (ICMP echo) is answered, once;
 - UDP SIP through the poll-mode workers: 503, 302 (Identity PASSporT still
@@ -48,7 +49,7 @@ def body(env, lab, pmd, workers):
     link = lab.link(queues=workers)
     sim = h.Sim(ws, env.sim_bin, "sim", pki, rules=RULES, tls=True)
     tcp_port, tls_port = h.free_port(), h.free_port()
-    keys = link.relay_keys(pmd, workers=workers, tcp_port=tcp_port, tls_port=tls_port)
+    keys = link.relay_keys(pmd, workers=workers, tcp_port=tcp_port, tls_port=tls_port, ipv6=True)
     keys.update({"upstream.uri": f"sip:127.0.0.1:{sim.ports['tls']};transport=tls",
                  "upstream.ca_file": pki.ca, "upstream.server_name": "sim.test",
                  "upstream.connections": "2", "tls.workers": "1",
@@ -73,6 +74,12 @@ def body(env, lab, pmd, workers):
     neigh = lab.ns_run("ip", "neigh", "show", link.relay_ip, "dev", link.switch_if, check=False).stdout
     env.check("the switch's neighbour table holds the port's MAC", link.mac.lower() in neigh.lower(), neigh)
 
+    r = lab.ns_run("ping", "-6", "-c", "3", "-i", "0.2", "-W", "5", link.relay_ip6, check=False)
+    env.check("IPv6: ping answered (neighbour discovery, then ICMPv6 echo), each request once",
+              r.returncode == 0 and "3 received" in r.stdout and "DUP" not in r.stdout, r.stdout[-300:])
+    neigh = lab.ns_run("ip", "-6", "neigh", "show", link.relay_ip6, "dev", link.switch_if, check=False).stdout
+    env.check("IPv6: the switch's neighbour table holds the port's MAC", link.mac.lower() in neigh.lower(), neigh)
+
     def probe():
         return h.options_probe(5060, host=link.relay_ip, source=link.switch_ip, timeout=0.5,
                                sock=lab.socket())
@@ -96,6 +103,9 @@ def body(env, lab, pmd, workers):
                       str(final.all("contact")))
             claims, err = h.verify_identity(final.get("identity") or "", pki.shaken_pub)
             env.check("UDP via dpdk: 302 Identity verifies with the service's key", err is None, err or "")
+    res = env.sipp_call("udp6-503", h.invite_scenario(N503, 503), 5060, "u1", local_ip=link.switch_ip6,
+                        target_host=f"[{link.relay_ip6}]", wrap=lab.ns_argv)
+    env.check("UDP over IPv6 via dpdk: 503 reaches the switch", res.ok(), res.describe())
     res = call("emergency", h.invite_scenario("911", 503))
     env.check("UDP via dpdk: 911 answered 503 locally", res.ok(), res.describe())
     res = call("cancel", h.invite_scenario(NSILENT, 487, cancel=True, linger_ms=300))

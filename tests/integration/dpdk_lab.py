@@ -46,6 +46,9 @@ class Link:
         idx = (lab.pid * 4 + k) % 512  # a /24 inside 198.18.0.0/15, distinct per process and relay
         net = f"198.{18 + idx // 256}.{idx % 256}"
         self.relay_ip, self.switch_ip, self.prefix = f"{net}.1", f"{net}.2", f"{net}.0/24"
+        # IPv6 from the benchmarking range 2001:2::/48 (RFC 5180).
+        net6 = f"2001:2:0:{idx:x}"
+        self.relay_ip6, self.switch_ip6, self.prefix6 = f"{net6}::1", f"{net6}::2", f"{net6}::/64"
         self.host_if = f"srd{lab.tag}{k}"   # DPDK's end (root namespace)
         self.switch_if = f"srs{lab.tag}{k}"  # the switches' end (in the namespace)
         self.tap = f"srk{lab.tag}{k}"
@@ -57,6 +60,7 @@ class Link:
         _sysctl(f"net/ipv4/conf/{self.host_if}/rp_filter", "1")
         _sysctl(f"net/ipv6/conf/{self.host_if}/disable_ipv6", "1")
         lab.ns_run("ip", "addr", "add", f"{self.switch_ip}/24", "dev", self.switch_if)
+        lab.ns_run("ip", "-6", "addr", "add", f"{self.switch_ip6}/64", "dev", self.switch_if, "nodad")
         lab.ns_run("ip", "link", "set", self.switch_if, "up")
         # A veth hands frames over with the checksums still to be filled in
         # (checksum offload); af_packet gives DPDK no hint of that. A wire
@@ -84,8 +88,9 @@ class Link:
         return (f"--lcores={lcores} --no-huge -m 256 --file-prefix {self.file_prefix} --no-pci "
                 f"--log-level=*:warning --vdev={vdev}")
 
-    def relay_keys(self, pmd, workers=1, udp_port=5060, tcp_port=None, tls_port=None):
-        """The config keys that put a relay on this link."""
+    def relay_keys(self, pmd, workers=1, udp_port=5060, tcp_port=None, tls_port=None, ipv6=False):
+        """The config keys that put a relay on this link (ipv6: also on its
+        IPv6 address, UDP only)."""
         keys = {
             "dataplane.backend": "dpdk",
             "dataplane.workers": str(workers),
@@ -100,6 +105,10 @@ class Link:
         }
         if tls_port:
             keys["listen.tls"] = f"{self.relay_ip}:{tls_port}"
+        if ipv6:
+            keys["dataplane.address"] = [keys["dataplane.address"], f"{self.relay_ip6}/64"]
+            keys["listen.udp"] = [keys["listen.udp"], f"[{self.relay_ip6}]:{udp_port}"]
+            keys["acl.allow"] = [keys["acl.allow"], self.prefix6]
         return keys
 
 
