@@ -34,6 +34,9 @@ class DatagramIo {
   // Backend housekeeping that runs every loop turn (neighbour aging, the
   // kernel exception path); returns how much work it found.
   virtual unsigned service(sip::Millis now) = 0;
+  // True when idle() blocks on the wake fd (then the worker takes part in
+  // the mailboxes' sleep protocol); a polling backend returns false.
+  virtual bool sleeps() const { return true; }
   // Called when a loop turn found nothing to do: wait at most `max_wait`
   // for a datagram or a wake-up.
   virtual void idle(sip::Millis max_wait) = 0;

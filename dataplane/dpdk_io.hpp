@@ -62,6 +62,7 @@ class DpdkIo final : public DatagramIo {
   unsigned service(sip::Millis now) override;
   void idle(sip::Millis max_wait) override;
   std::string describe() const override;
+  bool sleeps() const override { return false; }
   std::size_t take_announcement(char* out, std::size_t capacity) override;
   void on_announcement(std::string_view message, sip::Millis now) override;
 

@@ -53,6 +53,12 @@ void SipWorker::run(const std::atomic<int>& phase) {
 }
 
 void SipWorker::sleep_until_work() {
+  if (!io_->sleeps()) {
+    // A polling backend never blocks, so it keeps out of the wake-up
+    // protocol: no eventfd read here, no eventfd write by the producers.
+    io_->idle(sip::Millis{1});
+    return;
+  }
   mail_.prepare_sleep(options_.index);
   // A producer that enqueued before our flag was visible did not wake us:
   // look once more before sleeping.
