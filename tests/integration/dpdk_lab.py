@@ -85,7 +85,7 @@ class Link:
             vdev = f"net_af_xdp0,iface={self.host_if},start_queue=0,queue_count={workers}"
         else:
             raise ValueError(f"unknown PMD {pmd}")
-        return (f"--lcores={lcores} --no-huge -m 256 --file-prefix {self.file_prefix} --no-pci "
+        return (f"--lcores={lcores} --no-huge -m 256 --no-shconf --file-prefix {self.file_prefix} --no-pci "
                 f"--log-level=*:warning --vdev={vdev}")
 
     def relay_keys(self, pmd, workers=1, udp_port=5060, tcp_port=None, tls_port=None, ipv6=False):
@@ -171,3 +171,8 @@ class Lab:
         for link in self.links:
             subprocess.run(["ip", "link", "del", link.host_if], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+            for prefix in (link.file_prefix, link.file_prefix + "tp"):
+                try:
+                    os.rmdir(f"/var/run/dpdk/{prefix}")  # empty with --no-shconf
+                except OSError:
+                    pass

@@ -17,7 +17,7 @@ struct Eal {
 
   Eal() {
     const std::string prefix = "--file-prefix=sigrelay_net_test_" + std::to_string(getpid());
-    std::vector<std::string> args = {"net_test", "--no-huge", "-m", "256", "--no-pci", prefix, "--log-level=*:error",
+    std::vector<std::string> args = {"net_test", "--no-huge", "-m", "256", "--no-shconf", "--no-pci", prefix, "--log-level=*:error",
                                      "--no-telemetry"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -28,6 +28,12 @@ struct Eal {
     pool = rte_pktmbuf_pool_create("net_test", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     small = rte_pktmbuf_pool_create("net_test_small", 4095, 0, 0, RTE_PKTMBUF_HEADROOM + 256, SOCKET_ID_ANY);
     if (pool == nullptr || small == nullptr) problem = "mempool creation failed";
+  }
+  // The runtime directory stays empty with --no-shconf: leave nothing behind.
+  ~Eal() {
+    if (!problem.empty()) return;
+    rte_eal_cleanup();
+    rmdir(("/var/run/dpdk/sigrelay_net_test_" + std::to_string(getpid())).c_str());
   }
 };
 
