@@ -1,6 +1,8 @@
 // Runs one operation N times, for instruction counting under callgrind:
 //   valgrind --tool=callgrind sip_instruction_loop parse-invite 2000
-// (parse-*-relay parse at ParseDepth::relay, the others at full depth)
+// (parse-*-relay parse at ParseDepth::relay, the others at full depth;
+// a "-baseline" suffix forces the header split's baseline copy, see
+// sip/field_split.hpp)
 // (the difference between two N gives the cost of one operation, free of
 // start-up). bench/run-sip-bench.sh does exactly that.
 #include <cstdio>
@@ -9,16 +11,24 @@
 #include <string_view>
 
 #include "bench/sample_messages.hpp"
+#include "sip/field_split.hpp"
 #include "sip/message.hpp"
 #include "sip/rewriter.hpp"
 
 int main(int argc, char** argv) {
   using namespace sigrelay;
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s parse-invite|parse-302|parse-invite-relay|parse-302-relay|rewrite-invite|rewrite-302 N\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s parse-invite|parse-302|parse-invite-relay|parse-302-relay|rewrite-invite|rewrite-302"
+                 "[-baseline] N\n",
+                 argv[0]);
     return 2;
   }
-  const std::string_view op = argv[1];
+  std::string_view op = argv[1];
+  if (op.ends_with("-baseline")) {
+    op.remove_suffix(9);
+    sip::detail::use_split_isa(sip::detail::SplitIsa::baseline);
+  }
   const long n = std::atol(argv[2]);
   const std::string invite = bench::sample_invite();
   const std::string redirect = bench::sample_302();

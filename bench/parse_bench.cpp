@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/sample_messages.hpp"
+#include "sip/field_split.hpp"
 #include "sip/message.hpp"
 #include "sip/stream_framer.hpp"
 
@@ -33,6 +34,21 @@ void BM_ParseInviteRelayDepth(benchmark::State& state) {
 }
 void BM_Parse302RelayDepth(benchmark::State& state) { parse_loop(state, bench::sample_302(), sip::ParseDepth::relay); }
 
+// The same with the header split forced to its baseline copy (SSE2; what a
+// CPU without AVX2 runs, sip/field_split.hpp).
+void parse_loop_baseline(benchmark::State& state, const std::string& bytes, sip::ParseDepth depth) {
+  const auto chosen = sip::detail::split_isa();
+  sip::detail::use_split_isa(sip::detail::SplitIsa::baseline);
+  parse_loop(state, bytes, depth);
+  sip::detail::use_split_isa(chosen);
+}
+void BM_ParseInviteRelayDepthBaselineSplit(benchmark::State& state) {
+  parse_loop_baseline(state, bench::sample_invite(), sip::ParseDepth::relay);
+}
+void BM_Parse302RelayDepthBaselineSplit(benchmark::State& state) {
+  parse_loop_baseline(state, bench::sample_302(), sip::ParseDepth::relay);
+}
+
 void BM_FrameInviteOnStream(benchmark::State& state) {
   const auto bytes = bench::sample_invite();
   for (auto _ : state) {
@@ -47,6 +63,8 @@ BENCHMARK(BM_ParseInvite);
 BENCHMARK(BM_Parse302WithIdentity);
 BENCHMARK(BM_ParseInviteRelayDepth);
 BENCHMARK(BM_Parse302RelayDepth);
+BENCHMARK(BM_ParseInviteRelayDepthBaselineSplit);
+BENCHMARK(BM_Parse302RelayDepthBaselineSplit);
 BENCHMARK(BM_FrameInviteOnStream);
 
 }  // namespace

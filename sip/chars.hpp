@@ -105,6 +105,32 @@ constexpr bool covers_alnum(std::uint32_t cls, bool with_dot) {
   return true;
 }
 
+// A class of ASCII bytes as two 16-entry tables for a nibble lookup (the
+// pshufb instruction looks up 16 bytes at once): byte b is in the class
+// when lo[b & 15] & hi[b >> 4] != 0. lo[l] has bit h set when the byte
+// h * 16 + l is in the class; hi[h] is 1 << h below 8 and 0 from 8 on, so
+// this is exact for any class of ASCII bytes (ascii_only()).
+struct NibbleTable {
+  alignas(16) std::uint8_t lo[16] = {};
+  alignas(16) std::uint8_t hi[16] = {};
+};
+
+constexpr bool ascii_only(std::uint32_t cls) {
+  for (int c = 0x80; c < 256; ++c) {
+    if ((kCharTable[static_cast<std::size_t>(c)] & cls) != 0) return false;
+  }
+  return true;
+}
+
+constexpr NibbleTable nibble_table(std::uint32_t cls) {
+  NibbleTable t;
+  for (int c = 0; c < 0x80; ++c) {
+    if ((kCharTable[static_cast<std::size_t>(c)] & cls) != 0) t.lo[c & 15] |= static_cast<std::uint8_t>(1u << (c >> 4));
+  }
+  for (int h = 0; h < 8; ++h) t.hi[h] = static_cast<std::uint8_t>(1u << h);
+  return t;
+}
+
 #if defined(__SSE2__)
 // Bit i set when byte i of the 16 at p is a letter, a digit or '-' (or
 // '.', when with_dot): the bulk of every token, host and tag. Ranges are
@@ -123,26 +149,13 @@ inline unsigned alnum_mask16(const char* p) {
 
 // First byte in [p, end) outside `cls` (or end). These runs are the bulk of
 // what the parser reads; an unrolled loop needs one bounds check per four
-// bytes instead of per byte. With `long_run`, for classes that hold every
-// letter, digit and '-', a vector compare first passes over 16 such bytes at
-// a time while 16 bytes remain. That pays for Call-IDs, branches and tags;
-// for the short runs of URIs and tokens it measured slower (callgrind: +190
-// instructions per sample INVITE when every skip() took it).
-template <std::uint32_t cls, bool long_run = false>
+// bytes instead of per byte. Long runs (Call-IDs, branches, tags) go
+// through skip_within() instead; for the short runs of URIs and tokens a
+// vector test measured slower (callgrind: +190 instructions per sample
+// INVITE when every skip() took one, +30 to +95 even when reading on to
+// the message end).
+template <std::uint32_t cls>
 inline const char* skip(const char* p, const char* end) {
-#if defined(__SSE2__)
-  if constexpr (long_run && covers_alnum(cls, false)) {
-    constexpr bool with_dot = covers_alnum(cls, true);
-    while (end - p >= 16) {
-      // ~mask has a bit set above the 16 lanes, so this is at most 16.
-      const auto n = static_cast<unsigned>(std::countr_zero(~alnum_mask16<with_dot>(p)));
-      p += n;
-      if (n == 16) continue;
-      if (!has(*p, cls)) return p;
-      ++p;  // a class member the vector test does not know, such as '+' or '%'
-    }
-  }
-#endif
   while (end - p >= 4) {
     if (!has(p[0], cls)) return p;
     if (!has(p[1], cls)) return p + 1;
@@ -154,12 +167,31 @@ inline const char* skip(const char* p, const char* end) {
   return p;
 }
 
-// skip() under its older name, for runs that are often long (Call-IDs,
-// branches, tags). For classes that contain all letters, digits and '-'.
+// skip() where the bytes after `end` are known readable up to `limit`
+// (limit >= end): inside a parsed message a value is followed by its line
+// end and the rest of the message. Then a run goes 16 bytes per vector
+// compare, its tail included (no byte-at-a-time rest); the result is
+// clamped to `end`. Pays for runs that are often long (Call-IDs, branch
+// and tag values). For classes that hold every letter, digit and '-'.
 template <std::uint32_t cls>
-inline const char* skip_long(const char* p, const char* end) {
+inline const char* skip_within(const char* p, const char* end, const char* limit) {
   static_assert(covers_alnum(cls, false));
-  return skip<cls, true>(p, end);
+#if defined(__SSE2__)
+  constexpr bool with_dot = covers_alnum(cls, true);
+  while (limit - p >= 16) {
+    // ~mask has a bit set above the 16 lanes, so this is at most 16.
+    const auto n = static_cast<unsigned>(std::countr_zero(~alnum_mask16<with_dot>(p)));
+    p += n;
+    if (p >= end) return end;
+    if (n != 16) {
+      if (!has(*p, cls)) return p;
+      ++p;  // a class member the vector test does not know, such as '+' or '%'
+    }
+  }
+#else
+  (void)limit;
+#endif
+  return skip<cls>(p, end);
 }
 
 // The first byte in [p, end) that is c1 or c2, or end: the next DQUOTE or
@@ -177,6 +209,28 @@ inline const char* find_either(const char* p, const char* end, char c1, char c2)
 #endif
   while (p < end && *p != c1 && *p != c2) ++p;
   return p;
+}
+
+// The first `c` in [p, end), or nullptr, reading 16 bytes at a time up to
+// `limit` (>= end, readable; see skip_within()).
+inline const char* find_within(const char* p, const char* end, const char* limit, char c) {
+#if defined(__SSE2__)
+  const __m128i want = _mm_set1_epi8(c);
+  for (; limit - p >= 16 && p < end; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto hits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)));
+    if (hits != 0) {
+      const char* at = p + std::countr_zero(hits);
+      return at < end ? at : nullptr;
+    }
+  }
+#else
+  (void)limit;
+#endif
+  for (; p < end; ++p) {
+    if (*p == c) return p;
+  }
+  return nullptr;
 }
 
 // A lowercase ASCII literal prepared at compile time for a case-insensitive

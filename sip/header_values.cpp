@@ -20,8 +20,12 @@ std::string_view span(const char* begin, const char* end) {
 struct Cursor {
   const char* p;
   const char* end;
+  const char* limit;  // readable up to here (>= end); see detail::skip_within()
 
-  explicit Cursor(std::string_view s) : p(s.data()), end(s.data() + s.size()) {}
+  explicit Cursor(std::string_view s) : p(s.data()), end(s.data() + s.size()), limit(end) {}
+  Cursor(std::string_view s, const char* readable_end) : Cursor(s) {
+    if (readable_end != nullptr && readable_end > limit) limit = readable_end;
+  }
 
   bool done() const { return p == end; }
   char peek() const { return p < end ? *p : '\0'; }
@@ -39,7 +43,7 @@ struct Cursor {
   }
   std::string_view token() {
     const char* start = p;
-    p = skip<detail::kToken>(p, end);
+    p = skip<detail::kToken>(p, end);  // params names are short: scalar is cheaper
     return span(start, p);
   }
   // quoted-string with quoted-pair; returns false when unterminated.
@@ -63,7 +67,7 @@ struct Cursor {
   bool gen_value() {
     if (peek() == '"') return quoted_string();
     const char* start = p;
-    p = detail::skip_long<detail::kGenValue>(p, end);  // branches and tags run long
+    p = detail::skip_within<detail::kGenValue>(p, end, limit);
     return p > start;
   }
   // *( SEMI generic-param ); leaves the cursor after the last param.
@@ -119,6 +123,18 @@ std::string_view trim_lws(std::string_view s) {
 }
 
 std::optional<std::uint32_t> parse_uint(std::string_view value, std::uint32_t max) {
+  // The usual value: 1 to 9 digits and nothing else, so no LWS to trim and
+  // no overflow; anything else takes the general path below.
+  if (value.size() - 1 < 9) {
+    std::uint32_t n = 0;
+    std::size_t i = 0;
+    for (; i < value.size(); ++i) {
+      const auto d = static_cast<unsigned>(static_cast<unsigned char>(value[i])) - unsigned{'0'};
+      if (d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i == value.size()) return n <= max ? std::optional<std::uint32_t>(n) : std::nullopt;
+  }
   const char* p = value.data();
   const char* end = p + value.size();
   trim(p, end);
@@ -155,23 +171,26 @@ bool parse_cseq(std::string_view value, CSeq& out) {
   return true;
 }
 
-bool valid_call_id(std::string_view value) {
+bool detail::valid_call_id_within(std::string_view value, const char* readable_end) {
   // word [ "@" word ]; '@' is not a word character, so one scan finds it.
   const char* start = value.data();
   const char* end = start + value.size();
+  const char* limit = readable_end != nullptr && readable_end > end ? readable_end : end;
   trim(start, end);
-  const char* p = detail::skip_long<detail::kWord>(start, end);
+  const char* p = detail::skip_within<detail::kWord>(start, end, limit);
   if (p == start) return false;
   if (p == end) return true;
   if (*p != '@') return false;
   const char* host = p + 1;
-  p = detail::skip_long<detail::kWord>(host, end);
+  p = detail::skip_within<detail::kWord>(host, end, limit);
   return p > host && p == end;
 }
 
+bool valid_call_id(std::string_view value) { return detail::valid_call_id_within(value, nullptr); }
+
 bool ViaList::next(Via& out) {
   if (error_) return false;
-  Cursor c(rest_);
+  Cursor c(rest_, limit_);
   c.skip_lws();
   if (!first_) {
     if (c.done()) return false;
@@ -299,7 +318,7 @@ bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
     const char* uri_start = bracketed ? c.p + 1 : c.p;
     const char* uri_end = uri_start;
     if (bracketed) {
-      uri_end = static_cast<const char*>(std::memchr(uri_start, '>', static_cast<std::size_t>(c.end - uri_start)));
+      uri_end = detail::find_within(uri_start, c.end, c.limit, '>');
       if (uri_end == nullptr) return false;
       c.p = uri_end + 1;
     } else {
@@ -349,7 +368,11 @@ bool name_addr_at(Cursor& c, NameAddr& out, bool allow_star) {
 }  // namespace
 
 bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
-  Cursor c(value);
+  return detail::parse_name_addr_within(value, out, allow_star, nullptr);
+}
+
+bool detail::parse_name_addr_within(std::string_view value, NameAddr& out, bool allow_star, const char* readable_end) {
+  Cursor c(value, readable_end);
   if (name_addr_at(c, out, allow_star)) {
     c.skip_lws();
     if (c.done()) return true;
@@ -358,8 +381,8 @@ bool parse_name_addr(std::string_view value, NameAddr& out, bool allow_star) {
   return false;
 }
 
-bool detail::bound_name_addr(std::string_view value, NameAddr& out) {
-  Cursor c(value);
+bool detail::bound_name_addr(std::string_view value, NameAddr& out, const char* readable_end) {
+  Cursor c(value, readable_end);
   if (name_addr_at<false>(c, out, false)) {
     c.skip_lws();
     if (c.done()) return true;
@@ -370,7 +393,7 @@ bool detail::bound_name_addr(std::string_view value, NameAddr& out) {
 
 bool NameAddrList::next(NameAddr& out) {
   if (error_) return false;
-  Cursor c(rest_);
+  Cursor c(rest_, limit_);
   c.skip_lws();
   if (!first_) {
     if (c.done()) return false;

@@ -31,14 +31,19 @@ struct Via {
 
 // Iterates the comma-separated via-parms of one Via header value.
 // Usage: ViaList list(value); Via v; while (list.next(v)) {...}; if (list.error()) ...
+// `readable_end`, when given, says the bytes after `value` may be read up to
+// there (the message parser passes the message end): scans then go 16
+// bytes at a time to the end of the value. Results never depend on it.
 class ViaList {
  public:
-  explicit ViaList(std::string_view value) : rest_(value) {}
+  explicit ViaList(std::string_view value, const char* readable_end = nullptr)
+      : rest_(value), limit_(readable_end) {}
   bool next(Via& out);
   bool error() const { return error_; }
 
  private:
   std::string_view rest_;
+  const char* limit_;
   bool error_ = false;
   bool first_ = true;
 };
@@ -63,20 +68,25 @@ namespace detail {
 // parse_name_addr() without checking the URI against its grammar: the URI
 // is only bounded (by '>', or for an addr-spec by ';', ',' or LWS) so that
 // the params after it are found and checked. out.uri then holds only its
-// text. For the relay parse depth (sip/message.hpp).
-bool bound_name_addr(std::string_view value, NameAddr& out);
+// text. For the relay parse depth (sip/message.hpp). `readable_end` as for
+// ViaList.
+bool bound_name_addr(std::string_view value, NameAddr& out, const char* readable_end = nullptr);
+// parse_name_addr() and valid_call_id() with a `readable_end` as for ViaList.
+bool parse_name_addr_within(std::string_view value, NameAddr& out, bool allow_star, const char* readable_end);
+bool valid_call_id_within(std::string_view value, const char* readable_end);
 }  // namespace detail
 
 // Iterates a comma-separated list of name-addrs (Contact, Route, Record-Route).
 class NameAddrList {
  public:
-  explicit NameAddrList(std::string_view value, bool allow_star = false)
-      : rest_(value), allow_star_(allow_star) {}
+  explicit NameAddrList(std::string_view value, bool allow_star = false, const char* readable_end = nullptr)
+      : rest_(value), limit_(readable_end), allow_star_(allow_star) {}
   bool next(NameAddr& out);
   bool error() const { return error_; }
 
  private:
   std::string_view rest_;
+  const char* limit_;  // as ViaList's readable_end
   bool allow_star_;
   bool error_ = false;
   bool first_ = true;

@@ -1,22 +1,22 @@
-// Whole-message parsing: the start line, then the header section split into
-// fields a line at a time, then the values the relay relies on.
+// Whole-message parsing: the header section split into fields
+// (sip/field_split.hpp, which also finds the start line's end), the start
+// line, then the values the relay relies on.
 #include "sip/message.hpp"
 
-#include <bit>
+#include <cstddef>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include <type_traits>
 
 #include "sip/chars.hpp"
+#include "sip/field_split.hpp"
 
 // Cost, in instructions per parse_message() of the samples in
 // bench/sample_messages.hpp, counted with callgrind (repeatable on a shared
-// machine, unlike wall time), g++ 12 -O3 (meson release), x86-64:
-//   INVITE with SDP (1049 bytes):  14,587 before this layout; 6,599 full depth, 5,195 relay depth
-//   302 with Identity (1148 bytes): 15,857 before;            8,062 full depth, 5,195 relay depth
-// The split of the 16 header lines and the match of their names is about
-// 2,100 of the INVITE's; docs/benchmarks.md has the rest of the breakdown.
+// machine, unlike wall time), g++ 12 -O3 (meson release), x86-64 with AVX2:
+//   INVITE with SDP (1049 bytes):  14,587 at first; 5,970 full depth, 4,361 relay depth
+//   302 with Identity (1148 bytes): 15,857 at first; 7,229 full depth, 4,135 relay depth
+// About 2,000 of the INVITE's are the header split (sip/field_split.hpp,
+// ~70 per line plus the line index); docs/benchmarks.md has the rest.
 // Command: bench/run-sip-bench.sh (bench/sip_instruction_loop under
 // callgrind, per parse = difference between two loop counts).
 
@@ -25,6 +25,11 @@ namespace sigrelay::sip {
 namespace {
 
 using detail::skip;
+using detail::FirstError;
+using detail::Fields;
+using detail::header_bit;
+using detail::Split;
+using detail::split_message;
 
 std::string_view span(const char* begin, const char* end) {
   return {begin, static_cast<std::size_t>(end - begin)};
@@ -37,81 +42,6 @@ ParseResult fail(ParseError e, std::size_t offset, HeaderId h = HeaderId::none) 
   r.offset = static_cast<std::uint32_t>(offset);
   return r;
 }
-
-// Finds the line ends ('\n') of the header section in order, a 64-byte
-// block at a time: a few vector compares build a bitmask of the '\n'
-// positions, and each line then costs a bit scan instead of a memchr call.
-// Never reads past `end`: a last partial block is copied.
-class NewlineFinder {
- public:
-  NewlineFinder(const char* begin, const char* end) : block_(begin), end_(end) { load(); }
-
-  // The next '\n' after the one returned last (the first from `begin`), or nullptr.
-  const char* next() {
-    while (mask_ == 0) {
-      block_ += 64;
-      if (block_ >= end_) return nullptr;
-      load();
-    }
-    const char* nl = block_ + std::countr_zero(mask_);
-    mask_ &= mask_ - 1;
-    return nl;
-  }
-
-  // The first CR not followed by LF in the blocks scanned so far, or nullptr.
-  // A bare CR is no line ending in RFC 3261 and must not be relayed: the
-  // caller rejects it when it lies inside the header section.
-  const char* bare_cr() const { return bare_cr_; }
-
- private:
-  // The '\n' and '\r' bitmasks of the block at block_; the CR check for the
-  // block's last byte waits for the next block's first byte.
-  void load() {
-    if (end_ - block_ >= 64) {
-      scan(block_);
-    } else {
-      load_tail();
-    }
-  }
-  // The last, partial block goes through a zero-padded copy (zeros are
-  // neither '\n' nor '\r'); apart, so that full blocks do not clear it.
-  [[gnu::noinline]] void load_tail() {
-    char tail[64] = {};
-    if (end_ > block_) std::memcpy(tail, block_, static_cast<std::size_t>(end_ - block_));
-    scan(tail);
-  }
-  [[gnu::always_inline]] void scan(const char* src) {
-    const char* p = block_;
-    mask_ = mask64(src, '\n');
-    const std::uint64_t cr = mask64(src, '\r');
-    if (cr_at_end_ && (mask_ & 1) == 0 && bare_cr_ == nullptr) bare_cr_ = p - 1;
-    cr_at_end_ = (cr >> 63) != 0;
-    const std::uint64_t bare = cr & ~(mask_ >> 1) & ~(1ULL << 63);
-    if (bare != 0 && bare_cr_ == nullptr) bare_cr_ = p + std::countr_zero(bare);
-  }
-
-#if defined(__SSE2__)
-  static std::uint64_t mask16(const char* p, char c) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c))));
-  }
-  static std::uint64_t mask64(const char* p, char c) {
-    return mask16(p, c) | mask16(p + 16, c) << 16 | mask16(p + 32, c) << 32 | mask16(p + 48, c) << 48;
-  }
-#else
-  static std::uint64_t mask64(const char* p, char c) {
-    std::uint64_t m = 0;
-    for (int i = 0; i < 64; ++i) m |= static_cast<std::uint64_t>(p[i] == c) << i;
-    return m;
-  }
-#endif
-
-  const char* block_;
-  const char* end_;
-  std::uint64_t mask_ = 0;
-  const char* bare_cr_ = nullptr;
-  bool cr_at_end_ = false;
-};
 
 bool parse_version(std::string_view v, bool& supported) {
   // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; the literal is case-insensitive.
@@ -208,181 +138,29 @@ ParseError parse_status_line(std::string_view line, Message& m) {
   return ParseError::ok;
 }
 
-constexpr std::uint64_t bit(HeaderId id) { return std::uint64_t{1} << static_cast<unsigned>(id); }
-static_assert(static_cast<unsigned>(HeaderId::count_) <= 64, "header ids must fit the bitmasks below");
-
 // The key headers, in the order their absence is reported.
 constexpr HeaderId kRequired[] = {HeaderId::via, HeaderId::from, HeaderId::to, HeaderId::call_id,
                                   HeaderId::cseq};
-constexpr std::uint64_t kRequiredMask =
-    bit(HeaderId::via) | bit(HeaderId::from) | bit(HeaderId::to) | bit(HeaderId::call_id) | bit(HeaderId::cseq);
-constexpr std::uint64_t kSingleValued = bit(HeaderId::call_id) | bit(HeaderId::cseq) | bit(HeaderId::from) |
-                                        bit(HeaderId::to) | bit(HeaderId::max_forwards) |
-                                        bit(HeaderId::content_length);
+constexpr std::uint64_t kRequiredMask = header_bit(HeaderId::via) | header_bit(HeaderId::from) |
+                                        header_bit(HeaderId::to) | header_bit(HeaderId::call_id) |
+                                        header_bit(HeaderId::cseq);
 
-// The first error noted wins; parsing goes on so that a request with a bad
-// header can still be answered.
-struct FirstError {
-  ParseError error = ParseError::ok;
-  std::size_t offset = 0;
-  HeaderId header = HeaderId::none;
-  void note(ParseError e, std::size_t off, HeaderId h = HeaderId::none) {
-    if (error == ParseError::ok) {
-      error = e;
-      offset = off;
-      header = h;
-    }
-  }
-};
-
-// The header fields found, and where the first one of each id is.
-struct Fields {
-  std::span<Header> storage;
-  std::size_t count = 0;
-  std::uint64_t seen = 0;  // the ids that occur; first[] is valid for those only
-  std::size_t first[static_cast<std::size_t>(HeaderId::count_)];
-  std::size_t last[static_cast<std::size_t>(HeaderId::count_)];  // valid where `seen` is set
-  const char* end = nullptr;  // past the last field line (past the empty line when complete)
-  bool terminated = false;    // the empty line was found
-
-  const Header* get(HeaderId id) const {
-    return (seen & bit(id)) == 0 ? nullptr : &storage[first[static_cast<std::size_t>(id)]];
-  }
-  const Header* last_of(HeaderId id) const { return &storage[last[static_cast<std::size_t>(id)]]; }
-};
-
-// A header line whose next line starts with SP/HT continues there (a fold);
-// extends nl and content_end over the continuation lines.
-[[gnu::always_inline]] inline ParseError unfold(NewlineFinder& lines, const char* end, const ParseOptions& opts, const char*& nl,
-                  const char*& content_end, const char*& error_at) {
-  while (nl + 1 < end && is_wsp(nl[1])) {
-    const char* next = lines.next();
-    if (next == nullptr) return ParseError::missing_header_terminator;
-    if (next[-1] == '\r') {  // never nl + 1: that is SP or HT
-      content_end = next - 1;
-    } else if (opts.allow_bare_lf) {
-      content_end = next;
-    } else {
-      error_at = next;
-      return ParseError::bad_line_ending;
-    }
-    nl = next;
-  }
-  return ParseError::ok;
-}
-
-// The name of the header field on the line at p, and the ':' after it (or
-// nullptr when there is no valid name and colon), with the name's id. Known
-// names written "Name:" are matched a word at a time where 24 bytes remain;
-// anything else is scanned a byte at a time.
-[[gnu::always_inline]] inline const char* field_name(const char* p, const char* end, const char* content_end, HeaderId& id,
-                              const char*& name_end) {
-  const bool prefix_tried = end - p >= detail::kHeaderPrefixRead;
-  if (prefix_tried) {
-    std::size_t len = 0;
-    id = detail::classify_header_prefix(p, len);
-    if (id != HeaderId::other) {
-      name_end = p + len;
-      return name_end;
-    }
-  }
-  name_end = skip<detail::kToken>(p, content_end);
-  const char* colon = skip<detail::kWsp>(name_end, content_end);
-  if (name_end == p || colon == content_end || *colon != ':') return nullptr;
-  // The prefix match already said "not a known name" for a name directly
-  // followed by ':', which is all classify_header() would check.
-  id = prefix_tried && colon == name_end ? HeaderId::other : classify_header(span(p, name_end));
-  return colon;
-}
-
-// The value after the colon: without the whitespace (folds included) that
-// follows the colon and without trailing SP/HT. *content_end is CR or LF,
-// so the usual single SP needs no bounds check.
-[[gnu::always_inline]] inline std::string_view field_value(const char* colon, const char* content_end) {
-  const char* value = colon + 1;
-  if (*value == ' ') ++value;
-  if (is_lws(*value)) value = skip<detail::kLws>(value, content_end);
-  const char* value_end = content_end;
-  while (value_end > value && is_wsp(value_end[-1])) --value_end;
-  return span(value, value_end);
-}
-
-// Splits the header fields, from p (after the start line) through the empty
-// line, into f.storage: name HCOLON value, folded lines included. Returns a
-// failure that ends parsing at once; a missing empty line is reported by the
-// caller (f.terminated stays false).
-ParseResult split_fields(const char* base, const char* p, const char* end, const ParseOptions& opts, Fields& f,
-                         FirstError& notes) {
-  const auto at = [base](const char* x) { return static_cast<std::size_t>(x - base); };
-  // Locals, not f's members: the compiler cannot keep those in registers
-  // across the stores into the Header array.
-  NewlineFinder lines(p, end);
-  const bool allow_bare_lf = opts.allow_bare_lf;
-  std::size_t count = 0;
-  std::uint64_t seen = 0;
-  Header* const storage = f.storage.data();
-  const std::size_t capacity = f.storage.size();
-  const auto done = [&](const char* after, bool terminated) {
-    f.count = count;
-    f.seen = seen;
-    f.end = after;
-    f.terminated = terminated;
-    return ParseResult{};
-  };
-  for (;; ++count) {  // ends at the empty line, or when no line end is left
-    const char* nl = lines.next();
-    if (nl == nullptr) break;
-    const char* content_end = nl;
-    if (nl > p && nl[-1] == '\r') {
-      --content_end;
-    } else if (!allow_bare_lf) {
-      return fail(ParseError::bad_line_ending, at(nl));
-    }
-    if (content_end == p) {  // the empty line
-      if (const char* cr = lines.bare_cr(); cr != nullptr && cr < nl) return fail(ParseError::bad_line_ending, at(cr));
-      return done(nl + 1, true);
-    }
-    // A line starting with SP/HT continues the one before it: unfold() below
-    // took those, so only the first header line can start that way.
-    if (count == 0 && is_wsp(*p)) return fail(ParseError::bad_header_line, at(p));  // continuation of nothing
-    if (nl + 1 < end && is_wsp(nl[1])) {
-      const char* error_at = end;
-      if (const auto e = unfold(lines, end, opts, nl, content_end, error_at); e != ParseError::ok) {
-        return fail(e, at(error_at));
-      }
-    }
-    HeaderId id = HeaderId::other;
-    const char* name_end = nullptr;
-    const char* colon = field_name(p, end, content_end, id, name_end);
-    if (colon == nullptr) return fail(ParseError::bad_header_line, at(p));
-    const std::string_view value = field_value(colon, content_end);
-    if (count == capacity) return fail(ParseError::too_many_headers, at(p));
-    Header& h = storage[count];
-    h.name = span(p, name_end);
-    h.value = value;
-    h.line = span(p, nl + 1);
-    h.id = id;
-    if ((seen & bit(id)) == 0) {
-      seen |= bit(id);
-      f.first[static_cast<std::size_t>(id)] = count;
-    } else if ((kSingleValued & bit(id)) != 0) {
-      notes.note(ParseError::duplicate_header, at(p), id);
-    }
-    f.last[static_cast<std::size_t>(id)] = count;
-    p = nl + 1;
-  }
-  return done(p, false);
+// The CSeq names the request's method. classify_method() knows names
+// exactly (methods are case-sensitive), so known ids decide without a compare.
+bool same_method(const CSeq& cseq, const Message& m) {
+  if (cseq.method_id != Method::unknown || m.method_id != Method::unknown) return cseq.method_id == m.method_id;
+  return cseq.method == m.method;
 }
 
 // Via: every via-parm of every Via header must parse; the first is kept in
 // m.top_via (parsed in place, later ones go through a scratch Via) and all
 // are counted. Returns whether there is a top via.
-bool parse_vias(const Fields& f, const char* base, Message& m, FirstError& notes, bool all) {
+bool parse_vias(const Fields& f, const char* base, const char* end, Message& m, FirstError& notes, bool all) {
   const Header* first = f.get(HeaderId::via);
   if (first == nullptr) return false;
   if (!all) {
     // Relay depth: the top via-parm only; the rest is relayed unread.
-    ViaList list(first->value);
+    ViaList list(first->value, end);
     if (list.next(m.top_via)) {
       m.via_count = 1;
       return true;
@@ -392,9 +170,9 @@ bool parse_vias(const Fields& f, const char* base, Message& m, FirstError& notes
     return false;
   }
   Via scratch;
-  for (const Header* h = first; h <= f.last_of(HeaderId::via); ++h) {
+  for (const Header* h = first; h < f.end_of_fields(); ++h) {
     if (h->id != HeaderId::via) continue;
-    ViaList list(h->value);
+    ViaList list(h->value, end);
     while (list.next(m.via_count == 0 ? m.top_via : scratch)) ++m.via_count;
     if (list.error()) {
       if (m.via_count == 0) detail::reset(m.top_via);
@@ -406,13 +184,13 @@ bool parse_vias(const Fields& f, const char* base, Message& m, FirstError& notes
 }
 
 // Contact: every header must hold a valid list of name-addrs (or "*").
-void check_contacts(const Fields& f, const char* base, FirstError& notes) {
+void check_contacts(const Fields& f, const char* base, const char* end, FirstError& notes) {
   const Header* first = f.get(HeaderId::contact);
   if (first == nullptr) return;
   NameAddr scratch;
-  for (const Header* h = first; h <= f.last_of(HeaderId::contact); ++h) {
+  for (const Header* h = first; h < f.end_of_fields(); ++h) {
     if (h->id != HeaderId::contact) continue;
-    NameAddrList list(h->value, /*allow_star=*/true);
+    NameAddrList list(h->value, /*allow_star=*/true, end);
     while (list.next(scratch)) {
     }
     if (list.error()) {
@@ -420,6 +198,44 @@ void check_contacts(const Fields& f, const char* base, FirstError& notes) {
       break;
     }
   }
+}
+
+// The four large parts of a Message (800 of its 1,000 bytes) are written
+// whole by the parse, or put back to their defaults; clearing the whole
+// Message up front cost 25-38 ns here, measured alone (stores are what a
+// clear costs).
+// So the rest is cleared first and these parts only where the parse did not
+// reach them; Written says which it reached.
+struct Written {
+  bool request_uri = false;
+  // Each of these is parsed (written whole, or reset when invalid) exactly
+  // when its header is present and the parse gets to the header values.
+  bool top_via = false;
+  bool from = false;
+  bool to = false;
+};
+
+template <class Member>
+constexpr std::size_t end_of(std::size_t offset) {
+  return offset + sizeof(Member);
+}
+
+void reset_outside_large_parts(Message& m) {
+  static constexpr Message kEmpty{};
+  static_assert(std::is_standard_layout_v<Message> && std::is_trivially_copyable_v<Message>);
+  constexpr std::size_t uri_at = offsetof(Message, request_uri);
+  constexpr std::size_t uri_end = end_of<Uri>(uri_at);
+  constexpr std::size_t via_at = offsetof(Message, top_via);
+  constexpr std::size_t via_end = end_of<Via>(via_at);
+  constexpr std::size_t from_at = offsetof(Message, from);
+  constexpr std::size_t to_end = end_of<NameAddr>(offsetof(Message, to));
+  static_assert(uri_end <= via_at && via_end <= from_at && offsetof(Message, to) == end_of<NameAddr>(from_at));
+  auto* dst = reinterpret_cast<unsigned char*>(&m);
+  const auto* src = reinterpret_cast<const unsigned char*>(&kEmpty);
+  std::memcpy(dst, src, uri_at);
+  std::memcpy(dst + uri_end, src + uri_end, via_at - uri_end);
+  std::memcpy(dst + via_end, src + via_end, from_at - via_end);
+  std::memcpy(dst + to_end, src + to_end, sizeof(Message) - to_end);
 }
 
 }  // namespace
@@ -440,8 +256,10 @@ const Header* Message::find(std::string_view name) const {
   return nullptr;
 }
 
-ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> storage, const ParseOptions& opts) {
-  detail::reset(m);
+namespace {
+
+ParseResult parse_message_into(std::string_view bytes, Message& m, std::span<Header> storage,
+                               const ParseOptions& opts, Written& written) {
   if (bytes.size() > opts.max_message_size) return fail(ParseError::message_too_large, opts.max_message_size);
 
   const char* const base = bytes.data();
@@ -454,7 +272,13 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
   if (p == end) return fail(ParseError::empty, bytes.size());
   const char* const msg_start = p;
 
-  const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  // One pass finds the start line's end and splits the header fields
+  // (sip/field_split.hpp); the start line's faults still come first.
+  Fields fields;
+  fields.storage = storage;
+  Split split;
+  split_message(base, p, end, opts.allow_bare_lf, fields, split);
+  const char* const nl = split.start_line_nl;
   if (nl == nullptr) return fail(ParseError::missing_header_terminator, bytes.size());
   if (nl[-1] != '\r' && !opts.allow_bare_lf) return fail(ParseError::bad_line_ending, offset(nl));
   const auto start_line = span(p, nl[-1] == '\r' ? nl - 1 : nl);  // p is no CR or LF: nl > p
@@ -469,6 +293,9 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
     m.is_request = true;
     bool version_ok = false;
     const auto e = parse_request_line(start_line, m, opts, version_ok);
+    // It wrote the Request-URI unless it stopped before it; then, as on
+    // every bad_start_line, the URI holds its defaults.
+    written.request_uri = e != ParseError::bad_start_line && e != ParseError::bad_method;
     if (e != ParseError::ok) {
       if (e == ParseError::bad_start_line || e == ParseError::bad_method) return fail(e, offset(p));
       first_error.note(e, offset(p));
@@ -479,9 +306,8 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
   // Header fields.
   p = nl + 1;
   m.header_block = span(p, p);
-  Fields fields;
-  fields.storage = storage;
-  if (const auto r = split_fields(base, p, end, opts, fields, first_error); !r.ok()) return r;
+  if (!split.failure.ok()) return split.failure;
+  if (split.notes.error != ParseError::ok) first_error.note(split.notes.error, split.notes.offset, split.notes.header);
   m.headers = storage.first(fields.count);
   m.header_block = span(p, fields.end);
   if (!fields.terminated) return fail(ParseError::missing_header_terminator, bytes.size());
@@ -499,15 +325,18 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
     }
   }
 
+  written.top_via = fields.get(HeaderId::via) != nullptr;
+  written.from = fields.get(HeaderId::from) != nullptr;
+  written.to = fields.get(HeaderId::to) != nullptr;
   const bool full = opts.depth == ParseDepth::full;
-  const bool top_via_ok = parse_vias(fields, base, m, first_error, full);
+  const bool top_via_ok = parse_vias(fields, base, end, m, first_error, full);
   // A request is answerable once its start line and the headers that a
   // response copies are there (RFC 3261 §8.2.6).
   ParseResult result;
   result.respondable = m.is_request && start_line_usable && all_present && top_via_ok;
 
-  const auto name_addr = [full](std::string_view v, NameAddr& out) {
-    return full ? parse_name_addr(v, out) : detail::bound_name_addr(v, out);
+  const auto name_addr = [full, end](std::string_view v, NameAddr& out) {
+    return full ? detail::parse_name_addr_within(v, out, false, end) : detail::bound_name_addr(v, out, end);
   };
   if (const Header* h = get(HeaderId::from); h && !name_addr(h->value, m.from)) {
     first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::from);
@@ -516,7 +345,7 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
     first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::to);
   }
   if (const Header* h = get(HeaderId::call_id)) {
-    if (valid_call_id(h->value)) {
+    if (detail::valid_call_id_within(h->value, end)) {
       m.call_id = h->value;
     } else {
       first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::call_id);
@@ -525,7 +354,7 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
   if (const Header* h = get(HeaderId::cseq)) {
     if (!parse_cseq(h->value, m.cseq)) {
       first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::cseq);
-    } else if (m.is_request && m.cseq.method != m.method) {
+    } else if (m.is_request && !same_method(m.cseq, m)) {
       first_error.note(ParseError::cseq_method_mismatch, offset_of(*h), HeaderId::cseq);
     }
   }
@@ -536,7 +365,7 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
       first_error.note(ParseError::invalid_header_value, offset_of(*h), HeaderId::max_forwards);
     }
   }
-  if (full) check_contacts(fields, base, first_error);
+  if (full) check_contacts(fields, base, end, first_error);
 
   // Body (RFC 3261 §18.3): Content-Length bytes after the empty line.
   const auto available = static_cast<std::size_t>(end - p);
@@ -565,6 +394,19 @@ ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> 
   result.offset = static_cast<std::uint32_t>(first_error.offset);
   result.header = first_error.header;
   return result;
+}
+
+}  // namespace
+
+ParseResult parse_message(std::string_view bytes, Message& m, std::span<Header> storage, const ParseOptions& opts) {
+  reset_outside_large_parts(m);
+  Written written;
+  const ParseResult r = parse_message_into(bytes, m, storage, opts, written);
+  if (!written.request_uri) detail::reset(m.request_uri);
+  if (!written.top_via) detail::reset(m.top_via);
+  if (!written.from) detail::reset(m.from);
+  if (!written.to) detail::reset(m.to);
+  return r;
 }
 
 }  // namespace sigrelay::sip

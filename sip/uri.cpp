@@ -120,7 +120,7 @@ const char* ipv4_at_checked(const char* p, const char* end) {
 }
 
 // A three-digit dec-octet is at most "255": same length, so compare as text.
-bool octet3_ok(const char* p) {
+[[maybe_unused]] bool octet3_ok(const char* p) {
   return (p[0] < '2') || (p[0] == '2' && (p[1] < '5' || (p[1] == '5' && p[2] <= '5')));
 }
 

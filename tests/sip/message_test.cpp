@@ -3,6 +3,7 @@
 // (grammar), with cases from RFC 4475. Messages are written as raw string
 // literals with one header per line and turned into wire form by wire().
 #include "sip/message.hpp"
+#include "sip/field_split.hpp"
 #include "tests/sip/guarded_buffer.hpp"
 
 #include <gtest/gtest.h>
@@ -1186,6 +1187,278 @@ TEST(ParseDepthRelay, EveryPrefixAndCorruptionAgainstAGuardPage) {
           EXPECT_EQ(relay.msg.from.tag, full.msg.from.tag);
         }
       }
+    }
+  }
+}
+
+
+// ---------------------------------------------------------------- per-CPU copies
+
+// The header split runs in one of two copies (sip/field_split.hpp); these
+// tests force each in turn. Where the CPU lacks AVX2 only the baseline runs.
+std::vector<detail::SplitIsa> runnable_isas() {
+  std::vector<detail::SplitIsa> isas{detail::SplitIsa::baseline};
+  if (detail::isa_supported(detail::SplitIsa::avx2)) isas.push_back(detail::SplitIsa::avx2);
+  return isas;
+}
+
+// Restores the copy chosen for this CPU when a test ends.
+struct IsaGuard {
+  detail::SplitIsa saved = detail::split_isa();
+  ~IsaGuard() { detail::use_split_isa(saved); }
+};
+
+std::string_view at_or_null(std::string_view v, std::string_view base) {
+  return v.data() == nullptr ? "(null)"sv : base.substr(static_cast<std::size_t>(v.data() - base.data()), v.size());
+}
+
+// Everything a caller may read, as text (views by position, so that two
+// parses of the same bytes compare equal only if they point at the same bytes).
+std::string describe_parse(const ParseResult& r, const Message& m, std::string_view bytes) {
+  std::string s;
+  const auto view = [&](std::string_view name, std::string_view v) {
+    s += name;
+    s += '=';
+    if (v.data() == nullptr) {
+      s += "null";
+    } else {
+      s += std::to_string(v.data() - bytes.data()) + "+" + std::to_string(v.size());
+    }
+    s += ' ';
+  };
+  const auto num = [&](std::string_view name, long v) {
+    s += name;
+    s += '=' + std::to_string(v) + ' ';
+  };
+  const auto uri = [&](std::string_view name, const Uri& u) {
+    s += name;
+    s += ':';
+    view("text", u.text);
+    num("scheme", static_cast<int>(u.scheme));
+    view("user", u.user);
+    view("password", u.password);
+    num("has_user", u.has_user);
+    view("host", u.host);
+    num("kind", static_cast<int>(u.host_kind));
+    num("port", u.port);
+    num("has_port", u.has_port);
+    view("params", u.params);
+    view("headers", u.headers);
+    view("opaque", u.opaque);
+  };
+  const auto name_addr = [&](std::string_view name, const NameAddr& n) {
+    s += name;
+    s += ':';
+    view("text", n.text);
+    view("display", n.display);
+    view("uri_text", n.uri_text);
+    uri("uri", n.uri);
+    view("params", n.params);
+    view("tag", n.tag);
+    num("has_tag", n.has_tag);
+    num("bracketed", n.bracketed);
+    num("star", n.star);
+  };
+  num("error", static_cast<int>(r.error));
+  num("header", static_cast<int>(r.header));
+  num("offset", r.offset);
+  num("respondable", r.respondable);
+  view("bytes", m.bytes);
+  num("is_request", m.is_request);
+  view("method", m.method);
+  num("method_id", static_cast<int>(m.method_id));
+  view("request_uri_text", m.request_uri_text);
+  uri("request_uri", m.request_uri);
+  num("status", m.status);
+  view("reason", m.reason);
+  view("version", m.version);
+  num("headers", static_cast<long>(m.headers.size()));
+  for (const Header& h : m.headers) {
+    view("name", h.name);
+    view("value", h.value);
+    view("line", h.line);
+    num("id", static_cast<int>(h.id));
+  }
+  view("header_block", m.header_block);
+  view("body", m.body);
+  view("call_id", m.call_id);
+  num("cseq", m.cseq.number);
+  view("cseq_method", m.cseq.method);
+  const Via& v = m.top_via;
+  s += "via:";
+  view("text", v.text);
+  view("protocol", v.protocol);
+  view("transport", v.transport);
+  view("host", v.host);
+  num("port", v.port);
+  num("has_port", v.has_port);
+  view("params", v.params);
+  view("branch", v.branch);
+  view("received", v.received);
+  view("maddr", v.maddr);
+  view("ttl", v.ttl);
+  view("rport", v.rport);
+  num("has_branch", v.has_branch);
+  num("has_rport", v.has_rport);
+  num("via_count", m.via_count);
+  name_addr("from", m.from);
+  name_addr("to", m.to);
+  num("max_forwards", m.max_forwards);
+  num("content_length", m.content_length);
+  num("has_content_length", m.has_content_length);
+  return s;
+}
+
+TEST(SplitIsa, BaselineIsAlwaysThereAndEachCopyCanBeForced) {
+  IsaGuard guard;
+  EXPECT_TRUE(detail::isa_supported(detail::SplitIsa::baseline));
+  ASSERT_TRUE(detail::use_split_isa(detail::SplitIsa::baseline));
+  EXPECT_EQ(detail::split_isa(), detail::SplitIsa::baseline);
+  const bool avx2 = detail::isa_supported(detail::SplitIsa::avx2);
+  EXPECT_EQ(detail::use_split_isa(detail::SplitIsa::avx2), avx2);  // refused where the CPU lacks it
+  EXPECT_EQ(detail::split_isa(), avx2 ? detail::SplitIsa::avx2 : detail::SplitIsa::baseline);
+}
+
+TEST(SplitIsa, EveryErrorCaseUnderEachCopy) {
+  IsaGuard guard;
+  for (const detail::SplitIsa isa : runnable_isas()) {
+    ASSERT_TRUE(detail::use_split_isa(isa));
+    SCOPED_TRACE(isa == detail::SplitIsa::avx2 ? "avx2" : "baseline");
+    for (const ErrorCase& c : error_cases()) {
+      SCOPED_TRACE(c.label);
+      MessageWithHeaders<> p;
+      const ParseResult r = p.parse(c.bytes, c.opts);
+      EXPECT_EQ(r.error, c.error) << "got " << to_string(r.error) << ", expected " << to_string(c.error);
+      if (c.header) {
+        EXPECT_EQ(r.header, *c.header);
+      }
+      if (!c.offset_line.empty()) {
+        const auto line = line_at(c.bytes, r.offset);
+        EXPECT_EQ(line.substr(0, c.offset_line.size()), c.offset_line) << "offset " << r.offset;
+      }
+    }
+    // And the messages that must parse.
+    for (const std::string& bytes : {wire(kInvite), wire(kOk), redirect_wire(), wire(kOptions)}) {
+      MessageWithHeaders<> p;
+      EXPECT_TRUE(p.parse(bytes).ok());
+      EXPECT_TRUE(p.parse(bytes, relay_depth()).ok());
+    }
+  }
+}
+
+// A CR not followed by LF inside the header section is no line ending (RFC
+// 3261 §7: lines end with CRLF) and is refused where it stands, wherever it
+// falls in the 64-byte blocks the split scans: the Identity value of the 302
+// spans several blocks, and every position in it is tried.
+TEST(SplitIsa, BareCrAnywhereInAValueUnderEachCopy) {
+  IsaGuard guard;
+  GuardedBuffer buf;
+  ASSERT_TRUE(buf.ready());
+  const std::string whole = redirect_wire();
+  const auto identity = whole.find("Identity: ");
+  ASSERT_NE(identity, std::string::npos);
+  const auto value_start = identity + 10;
+  const auto value_end = whole.find("\r\n", value_start);
+  for (const detail::SplitIsa isa : runnable_isas()) {
+    ASSERT_TRUE(detail::use_split_isa(isa));
+    for (std::size_t i = value_start; i < value_end; ++i) {
+      std::string mutated = whole;
+      mutated[i] = '\r';
+      MessageWithHeaders<> p;
+      const ParseResult r = p.parse(buf.place(mutated));
+      EXPECT_EQ(r.error, ParseError::bad_line_ending) << i;
+      EXPECT_EQ(r.offset, i);
+    }
+    // A CR right before the CRLF of the last line (CR CR LF), and one in
+    // the body, which is no business of the header section.
+    std::string before_end = whole;
+    before_end.insert(whole.size() - 4, "\r");
+    MessageWithHeaders<> p;
+    const ParseResult r = p.parse(buf.place(before_end));
+    EXPECT_EQ(r.error, ParseError::bad_line_ending);
+    EXPECT_EQ(r.offset, whole.size() - 4);
+    const std::string in_body = wire(edit(kInvite, "v=0", "v=\r0"));
+    EXPECT_TRUE(p.parse(buf.place(in_body)).ok());
+  }
+}
+
+// Both copies give the same answer, byte for byte, for every prefix and
+// every single-byte corruption of the sample messages, at both depths and
+// with and without bare-LF leniency, against a guard page.
+TEST(SplitIsa, CopiesAgreeOnEveryPrefixAndCorruption) {
+  const auto isas = runnable_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "this CPU runs only the baseline copy";
+  IsaGuard guard;
+  GuardedBuffer buf;
+  ASSERT_TRUE(buf.ready());
+  ParseOptions lenient;
+  lenient.allow_bare_lf = true;
+  ParseOptions relay = relay_depth();
+  const ParseOptions option_sets[] = {ParseOptions{}, relay, lenient};
+  const auto both = [&](std::string_view bytes) {
+    for (const ParseOptions& o : option_sets) {
+      std::string seen[2];
+      for (std::size_t k = 0; k < 2; ++k) {
+        ASSERT_TRUE(detail::use_split_isa(isas[k]));
+        MessageWithHeaders<> p;
+        const ParseResult r = p.parse(bytes, o);
+        seen[k] = describe_parse(r, p.msg, bytes);
+      }
+      ASSERT_EQ(seen[0], seen[1]) << at_or_null(bytes, bytes);
+    }
+  };
+  const char replacements[] = {'\0', '\r', '\n', ' ', '\t', ':', 'a', '\x80'};
+  // Folded lines too (RFC 3261 §7.3.1), one of them long enough to cross a block.
+  const std::string folded = wire(edit(kInvite, "Content-Type:", "Subject: a\n  b\n\t" + std::string(70, 'c') + "\nContent-Type:"));
+  for (const std::string& whole : {wire(kInvite), redirect_wire(), wire(kOk), folded}) {
+    for (std::size_t n = 0; n <= whole.size(); ++n) both(buf.place(std::string_view(whole).substr(0, n)));
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      for (char c : replacements) {
+        std::string mutated = whole;
+        mutated[i] = c;
+        both(buf.place(mutated));
+      }
+    }
+  }
+}
+
+// parse_message() clears the four large parts of a Message (Request-URI,
+// top Via, From, To) only where the parse does not write them: a Message
+// reused for another parse must still show nothing of the one before.
+TEST(MessageReuse, NothingOfTheMessageBeforeSurvives) {
+  GuardedBuffer buf;
+  ASSERT_TRUE(buf.ready());
+  const std::string invite = wire(kInvite);
+  const std::vector<std::string> next = {
+      "",
+      "\r\n\r\n",
+      "garbage",
+      "INVITE sip:a@b SIP/2.0",
+      "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+      "BAD LINE\r\n\r\n",
+      wire(kOk),
+      wire(kOptions),
+      redirect_wire(),
+      wire(drop_line(kInvite, "Via:")),
+      wire(drop_line(kInvite, "From:")),
+      wire(drop_line(kInvite, "To:")),
+      wire(edit(kInvite, "INVITE sip:", "INVITE bad:<")),
+      wire(edit(kInvite, "SIP/2.0\n", "SIP/3.0\n")),
+      wire(edit(kInvite, "Via: SIP/2.0/UDP", "Via: SIP/2.0/")),
+  };
+  for (const std::string& text : next) {
+    SCOPED_TRACE(text.substr(0, 40));
+    const auto bytes = buf.place(text);
+    MessageWithHeaders<> reused;
+    ASSERT_TRUE(reused.parse(wire(kInvite)).ok());
+    const ParseResult r1 = reused.parse(bytes);
+    MessageWithHeaders<> fresh;
+    const ParseResult r2 = fresh.parse(bytes);
+    EXPECT_EQ(describe_parse(r1, reused.msg, bytes), describe_parse(r2, fresh.msg, bytes));
+    // And the defaults of a new Message where nothing was parsed.
+    if (bytes.empty()) {
+      const Message blank{};
+      EXPECT_EQ(describe_parse(r1, reused.msg, bytes), describe_parse(r2, blank, bytes));
     }
   }
 }
