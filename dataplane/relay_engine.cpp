@@ -212,7 +212,7 @@ void RelayEngine::on_switch_message(const sip::Message& m, const sip::ParseResul
       on_invite(m, from, now);
       break;
     case sip::Method::ack:
-      on_ack(m);
+      on_ack(m, now);
       break;
     case sip::Method::cancel:
       on_cancel(m, from, now);
@@ -335,15 +335,19 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
   reschedule(idx);
 }
 
-void RelayEngine::on_ack(const sip::Message& m) {
+void RelayEngine::on_ack(const sip::Message& m, sip::Millis now) {
   const std::uint32_t idx = lookup(match_key(m));
   if (idx == kNone) {
     bump(counters_.acks_unmatched);
     return;
   }
   bump(counters_.acks_absorbed);
-  apply_server(idx, slots_[idx].server.on_request(sip::Method::ack, sip::Millis{0}));
-  // on_request with ACK moves Completed to Confirmed; time only matters for Timer I.
+  // Completed -> Confirmed: Timer I (T4) starts now. The stored request and
+  // final are no longer needed (nothing is retransmitted any more), so the
+  // store goes back at once; the slot stays to absorb ACK retransmissions.
+  apply_server(idx, slots_[idx].server.on_request(sip::Method::ack, now));
+  maybe_release(idx);
+  if (slots_[idx].in_use) reschedule(idx);
 }
 
 void RelayEngine::on_cancel(const sip::Message& m, const SwitchPeer& from, sip::Millis now) {

@@ -97,7 +97,7 @@ class RelayEngine {
   };
 
   void on_invite(const sip::Message& m, const SwitchPeer& from, sip::Millis now);
-  void on_ack(const sip::Message& m);
+  void on_ack(const sip::Message& m, sip::Millis now);
   void on_cancel(const sip::Message& m, const SwitchPeer& from, sip::Millis now);
   void answer_stateless(const sip::Message& m, const SwitchPeer& to, std::uint16_t code, std::string_view reason,
                         std::span<const sip::ExtraHeader> extra = {});

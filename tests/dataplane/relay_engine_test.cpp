@@ -230,6 +230,43 @@ TEST_F(RelayEngineTest, AckStopsRetransmissionsAndTheSlotIsFreed) {
   EXPECT_EQ(engine_->active_transactions(), 0u);  // Timer I (T4) ended it
 }
 
+// RFC 3261 §17.2.1: Confirmed lasts Timer I (T4) from the ACK; an ACK
+// retransmitted inside it is absorbed, one after it matches nothing.
+TEST_F(RelayEngineTest, TimerIRunsFromTheAck) {
+  make();
+  from_switch(invite("call-i"));
+  from_service(service_answer(io_.upstream_msgs[0], 503, "Service Unavailable"));
+  advance(Millis{3000});  // two final retransmissions (T1, 2*T1) before the ACK comes
+  from_switch(same_txn("ACK", "call-i", "svc"));
+  advance(Millis{4900});  // T4 = 5 s after the ACK: not yet
+  EXPECT_EQ(engine_->active_transactions(), 1u);
+  from_switch(same_txn("ACK", "call-i", "svc"));
+  EXPECT_EQ(counters_.acks_absorbed.load(), 2u);
+  advance(Millis{200});
+  EXPECT_EQ(engine_->active_transactions(), 0u);
+  from_switch(same_txn("ACK", "call-i", "svc"));
+  EXPECT_EQ(counters_.acks_unmatched.load(), 1u);
+}
+
+// Once ACKed, a transaction keeps only its slot: the stored request and
+// final go back, so stores (the large part) never limit the call rate.
+TEST_F(RelayEngineTest, AckReturnsTheStoreWhileTheSlotWaitsForTimerI) {
+  EngineOptions opts;
+  opts.max_transactions = 8;
+  opts.max_stored = 1;
+  make(opts);
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "call-s" + std::to_string(i);
+    const std::string branch = "z9hG4bK-s" + std::to_string(i);
+    from_switch(invite(id, "+12125551234", branch));
+    ASSERT_EQ(counters_.invites_upstream.load(), static_cast<std::uint64_t>(i + 1)) << "INVITE " << i << " shed";
+    from_service(service_answer(io_.upstream_msgs.back(), 503, "Service Unavailable"));
+    from_switch(same_txn("ACK", id, "svc", branch));
+  }
+  EXPECT_EQ(counters_.local_503_overload.load(), 0u);
+  EXPECT_EQ(engine_->active_transactions(), 4u);  // all in Confirmed, one store between them
+}
+
 TEST_F(RelayEngineTest, FailOpenWhenTheServiceIsSilent) {
   EngineOptions opts;
   opts.upstream_timeout = Millis{800};
