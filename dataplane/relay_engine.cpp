@@ -553,8 +553,11 @@ void RelayEngine::maybe_release(std::uint32_t idx) {
   if (!s.in_use) return;
   const auto ss = s.server.state();
   // After a local final the client side is abandoned: a late answer from the
-  // service then matches nothing and is counted (responses_unmatched).
-  const bool client_done = is_done(s.client.state()) || s.failed_open;
+  // service then matches nothing and is counted (responses_unmatched). Not
+  // when the switch CANCELled: the CANCEL may still be waiting for the
+  // service's first provisional, and the service's 487 is ACKed, so the
+  // stored request is kept until the client side ends.
+  const bool client_done = is_done(s.client.state()) || (s.failed_open && !s.client.cancelling());
   const bool server_quiet = ss == sip::TransactionState::confirmed || is_done(ss);
   if (s.store != kNone && server_quiet && client_done) {
     free_stores_.push_back(s.store);

@@ -177,6 +177,8 @@ class InviteClient {
 
   Millis next_deadline() const;
   TransactionState state() const { return state_; }
+  // A CANCEL was asked for (sent, or waiting for the first provisional).
+  bool cancelling() const { return cancel_wanted_ || cancel_sent_; }
 
  private:
   Actions terminate();

@@ -351,6 +351,31 @@ TEST_F(RelayEngineTest, CancelGets200AndTheInvite487) {
   EXPECT_EQ(counters_.acks_absorbed.load(), 1u);
 }
 
+// The switch CANCELs and ACKs the 487 before the service sent anything:
+// §9.1 holds the CANCEL until the service's first provisional, so the
+// transaction must outlive the switch's ACK (over UDP, and over TCP where the
+// server side ends at the ACK), send the CANCEL then, and ACK the 487.
+TEST_F(RelayEngineTest, CancelWaitingForAProvisionalSurvivesTheSwitchAck) {
+  for (const Transport t : {Transport::udp, Transport::tcp}) {
+    make();
+    io_.upstream_msgs.clear();
+    const std::string id = t == Transport::udp ? "call-cu" : "call-ct";
+    from_switch(invite(id), t);
+    from_switch(same_txn("CANCEL", id), t);
+    from_switch(same_txn("ACK", id, "x"), t);
+    ASSERT_EQ(io_.upstream_msgs.size(), 1u) << "no CANCEL before a provisional";
+    const std::string upstream_invite = io_.upstream_msgs[0];
+    from_service(service_answer(upstream_invite, 100, "Trying"));
+    ASSERT_EQ(io_.upstream_msgs.size(), 2u);
+    EXPECT_EQ(io_.upstream_msgs[1].rfind("CANCEL ", 0), 0u) << io_.upstream_msgs[1];
+    from_service(service_answer(upstream_invite, 487, "Request Terminated"));
+    ASSERT_EQ(io_.upstream_msgs.size(), 3u);
+    EXPECT_EQ(io_.upstream_msgs[2].rfind("ACK ", 0), 0u) << io_.upstream_msgs[2];
+    advance(Millis{60000});
+    EXPECT_EQ(engine_->active_transactions(), 0u);
+  }
+}
+
 TEST_F(RelayEngineTest, CancelForUnknownTransactionGets481) {
   make();
   from_switch(same_txn("CANCEL", "nope"));
