@@ -13,21 +13,7 @@ namespace {
 // listen.tls is not (RFC 3261 §19.1.2: 5061 is the default SIP-over-TLS port).
 constexpr std::string_view kDefaultTlsListen = "0.0.0.0:5061";
 
-bool same_address(const Endpoint& a, const Endpoint& b) {
-  if (a.family() != b.family()) return false;
-  if (a.family() == AF_INET) {
-    sockaddr_in x{};
-    sockaddr_in y{};
-    std::memcpy(&x, &a.addr, sizeof x);
-    std::memcpy(&y, &b.addr, sizeof y);
-    return x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  sockaddr_in6 x{};
-  sockaddr_in6 y{};
-  std::memcpy(&x, &a.addr, sizeof x);
-  std::memcpy(&y, &b.addr, sizeof y);
-  return std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
-}
+bool same_address(const Endpoint& a, const Endpoint& b) { return same_ip(a.addr, b.addr); }
 
 // Two TCP listeners that would take the same connections: same family and
 // port, and the same address or a wildcard on either side.
@@ -173,16 +159,6 @@ void check_timers(const Config& cfg, const KeyOrigins& o, std::vector<ConfigErro
   }
 }
 
-bool address_equal(const sockaddr_storage& a, const sockaddr_storage& b) {
-  if (a.ss_family != b.ss_family) return false;
-  if (a.ss_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr ==
-           reinterpret_cast<const sockaddr_in&>(b).sin_addr.s_addr;
-  }
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, sizeof(in6_addr)) == 0;
-}
-
 void check_dataplane(const Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
                      std::vector<std::string>& warnings) {
   const auto& d = cfg.dataplane;
@@ -218,7 +194,7 @@ void check_dataplane(const Config& cfg, const KeyOrigins& o, std::vector<ConfigE
     const Endpoint& e = cfg.listen.udp[i];
     if (e.is_wildcard()) continue;
     const bool ours = std::any_of(d.addresses.begin(), d.addresses.end(),
-                                  [&](const InterfaceAddress& a) { return address_equal(a.addr, e.addr); });
+                                  [&](const InterfaceAddress& a) { return same_ip(a.addr, e.addr); });
     if (!ours) {
       errors.push_back(o.item_error(ConfigErrorKind::inconsistent, "listen.udp", i,
                                     e.text + " is not one of dataplane.address: with the dpdk backend UDP SIP "

@@ -13,16 +13,6 @@
 namespace sigrelay::control {
 namespace {
 
-bool same_ip(const sockaddr_storage& a, const sockaddr_storage& b) {
-  if (a.ss_family != b.ss_family) return false;
-  if (a.ss_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr ==
-           reinterpret_cast<const sockaddr_in&>(b).sin_addr.s_addr;
-  }
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, sizeof(in6_addr)) == 0;
-}
-
 void set_port(sockaddr_storage& a, std::uint16_t port) {
   if (a.ss_family == AF_INET) {
     reinterpret_cast<sockaddr_in&>(a).sin_port = htons(port);

@@ -33,6 +33,9 @@ enum class EndpointError : std::uint8_t {
 };
 
 std::string_view to_string(EndpointError e);
+
+// Same family and the same IP address (ports are not compared).
+bool same_ip(const sockaddr_storage& a, const sockaddr_storage& b);
 EndpointError parse_endpoint(std::string_view text, Endpoint& out);
 
 // One upstream service entry (`upstream.uri`), in failover order.

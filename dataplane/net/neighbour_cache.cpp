@@ -182,21 +182,26 @@ NeighbourCache::Outcome NeighbourCache::send(const IpAddress& next_hop, rte_mbuf
 }
 
 void NeighbourCache::arp_learn(const IpAddress& ip, const rte_ether_addr& mac, bool create, sip::Millis now) {
+  if (!learn(ip, mac, create, now)) return;
+  announce(ip, mac);
+}
+
+bool NeighbourCache::learn(const IpAddress& ip, const rte_ether_addr& mac, bool create, sip::Millis now) {
   NeighbourEntry* e = lookup(ip);
   if (e == nullptr) {
-    if (!create) return;
+    if (!create) return false;
     e = insert(ip);
-    if (e == nullptr) return;
+    if (e == nullptr) return false;
     e->state = NeighbourState::incomplete;
   }
   const bool was_incomplete = e->state == NeighbourState::incomplete;
   e->mac = mac;
   confirm(*e, now);
-  announce(ip, mac);
   if (was_incomplete) {
     ++counters_.neighbour_learned;
     release(*e);
   }
+  return true;
 }
 
 void NeighbourCache::announce(const IpAddress& ip, const rte_ether_addr& mac) {
@@ -222,17 +227,7 @@ unsigned NeighbourCache::take_learned(LearnedNeighbour* out, unsigned max) {
 }
 
 void NeighbourCache::peer_learned(const IpAddress& ip, const rte_ether_addr& mac, sip::Millis now) {
-  NeighbourEntry* e = lookup(ip);
-  if (e == nullptr) {
-    e = insert(ip);
-    if (e == nullptr) return;
-    e->state = NeighbourState::incomplete;
-  }
-  const bool was_incomplete = e->state == NeighbourState::incomplete;
-  e->mac = mac;
-  confirm(*e, now);
-  ++counters_.neighbour_peer_updates;
-  if (was_incomplete) release(*e);
+  if (learn(ip, mac, true, now)) ++counters_.neighbour_peer_updates;
 }
 
 void NeighbourCache::nd_solicitation(const IpAddress& ip, const rte_ether_addr& mac, sip::Millis now) {

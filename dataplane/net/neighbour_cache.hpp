@@ -111,6 +111,9 @@ class NeighbourCache {
   void make_stale(NeighbourEntry& e, sip::Millis now);
   void start_probe(NeighbourEntry& e, sip::Millis now);
   void announce(const IpAddress& ip, const rte_ether_addr& mac);
+  // Sets the MAC and confirms the entry (made when `create`); held frames go
+  // out. False when there was no entry to update or make.
+  bool learn(const IpAddress& ip, const rte_ether_addr& mac, bool create, sip::Millis now);
 
   NeighbourParams params_;
   NetCounters& counters_;
