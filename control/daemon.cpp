@@ -22,6 +22,7 @@
 #include "control/dpdk_setup.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
+#include "dataplane/socket_address.hpp"
 #include "dataplane/udp_socket_backend.hpp"
 #include "tls/keyed_hash.hpp"
 #include "tls/tls_context.hpp"
@@ -39,21 +40,6 @@ class AclFilter final : public dataplane::SourceFilter {
   AddressAcl acl_;
 };
 
-std::string endpoint_text(const sockaddr_storage& a) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  std::uint16_t port = 0;
-  if (a.ss_family == AF_INET) {
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
-    inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
-    port = ntohs(s->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&a);
-  inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
-  port = ntohs(s6->sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
-}
-
 // The sent-by we write in our Via toward the service. Over a stream the
 // response comes back on the same connection whatever it says (RFC 3261
 // §18.2.2), so it is informational: our first specific listen address, or
@@ -63,7 +49,7 @@ std::string via_sent_by(const Config& cfg) {
   const std::string port = tls ? "5061" : "5060";
   for (const auto& e : cfg.listen.udp) {
     if (!e.is_wildcard()) {
-      const auto t = endpoint_text(e.addr);
+      const auto t = dataplane::address_text(e.addr);
       return t.substr(0, t.rfind(':')) + ":" + port;
     }
   }
@@ -322,7 +308,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     sep = want_tls ? " tls=" : " tcp=";
     for (const auto& s : streams) {
       if (s.tls != want_tls) continue;
-      out << sep << endpoint_text(s.addr);
+      out << sep << dataplane::address_text(s.addr);
       sep = ",";
     }
   }

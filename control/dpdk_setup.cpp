@@ -3,7 +3,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <cstring>
+#include <utility>
 
 #include "dataplane/dpdk_io.hpp"
 #include "dataplane/kernel_interface.hpp"
@@ -102,7 +102,16 @@ std::unique_ptr<dataplane::DatagramIo> make_dpdk_io(const Config& cfg, const dat
 nlohmann::json dpdk_counters_json(const std::vector<const dataplane::DatagramIo*>& ios) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& info : dataplane::net::kNetCounterTable) j[std::string(info.name)] = 0;
-  std::uint64_t to_kernel = 0, from_kernel = 0, kernel_dropped = 0, tx_dropped = 0, gathered = 0;
+  // The exception path and the port's own drops, next to the stack's counters.
+  constexpr std::pair<const char*, dataplane::Counter dataplane::DpdkIoCounters::*> kIoCounters[] = {
+      {"to_kernel", &dataplane::DpdkIoCounters::to_kernel},
+      {"from_kernel", &dataplane::DpdkIoCounters::from_kernel},
+      {"kernel_dropped", &dataplane::DpdkIoCounters::kernel_dropped},
+      {"port_tx_dropped", &dataplane::DpdkIoCounters::tx_dropped},
+      {"chains_gathered", &dataplane::DpdkIoCounters::gathered},
+      {"chains_gather_dropped", &dataplane::DpdkIoCounters::gather_dropped},
+  };
+  for (const auto& [name, field] : kIoCounters) j[name] = 0;
   for (const auto* io : ios) {
     const auto* d = dynamic_cast<const dataplane::DpdkIo*>(io);
     if (d == nullptr) continue;
@@ -112,18 +121,10 @@ nlohmann::json dpdk_counters_json(const std::vector<const dataplane::DatagramIo*
         j[std::string(info.name)] = j[std::string(info.name)].get<std::uint64_t>() + c.*(info.field);
       }
     }
-    const auto& k = d->counters();
-    to_kernel += k.to_kernel.load(std::memory_order_relaxed);
-    from_kernel += k.from_kernel.load(std::memory_order_relaxed);
-    kernel_dropped += k.kernel_dropped.load(std::memory_order_relaxed);
-    tx_dropped += k.tx_dropped.load(std::memory_order_relaxed);
-    gathered += k.gathered.load(std::memory_order_relaxed);
+    for (const auto& [name, field] : kIoCounters) {
+      j[name] = j[name].get<std::uint64_t>() + (d->counters().*field).load(std::memory_order_relaxed);
+    }
   }
-  j["to_kernel"] = to_kernel;
-  j["from_kernel"] = from_kernel;
-  j["kernel_dropped"] = kernel_dropped;
-  j["port_tx_dropped"] = tx_dropped;
-  j["chains_gathered"] = gathered;
   return j;
 }
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <new>
 
+#include "dataplane/socket_address.hpp"
+
 namespace sigrelay::dataplane {
 namespace {
 
@@ -96,16 +98,12 @@ unsigned DpdkIo::receive(PacketPool& pool, std::span<Packet*> out, sip::Millis n
   const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(kBurst, out.size()));
   const std::uint16_t n = rte_eth_rx_burst(port_.port(), static_cast<std::uint16_t>(options_.queue), frames, want);
   if (n == 0) return 0;
-  bump(counters_.rx_frames, n);
   unsigned got = 0;
   for (std::uint16_t k = 0; k < n; ++k) {
     net::SipDatagram d{};
     switch (stack_->receive(frames[k], now, d)) {
       case net::RxVerdict::sip:
-        if (Packet* p = wrap(d, pool)) {
-          out[got++] = p;
-          bump(counters_.sip_datagrams);
-        }
+        if (Packet* p = wrap(d, pool)) out[got++] = p;
         break;
       case net::RxVerdict::to_kernel: {
         rte_mbuf* frame = d.m != nullptr ? d.m : frames[k];
@@ -138,11 +136,7 @@ void DpdkIo::send_to_kernel() {
 
 bool DpdkIo::send(const SwitchPeer& to, std::span<const sip::Segment> msg, sip::Millis now) {
   const sockaddr_storage& from = options_.locals[to.local < options_.locals.size() ? to.local : 0];
-  if (!stack_->send_udp(from, to.addr, msg, now)) {
-    bump(counters_.send_failed);
-    return false;
-  }
-  return true;
+  return stack_->send_udp(from, to.addr, msg, now);  // a refusal is counted there, by reason
 }
 
 void DpdkIo::flush() {
@@ -152,7 +146,6 @@ void DpdkIo::flush() {
     if (n == 0) return;
     const std::uint16_t sent = rte_eth_tx_burst(port_.port(), static_cast<std::uint16_t>(options_.queue), frames,
                                                 static_cast<std::uint16_t>(n));
-    bump(counters_.tx_frames, sent);
     bump(counters_.tx_dropped, free_unsent(frames, sent, n));
     if (n < kBurst) return;
   }
@@ -173,7 +166,6 @@ unsigned DpdkIo::service(sip::Millis now) {
   if (n == 0) return 0;
   bump(counters_.from_kernel, n);
   const std::uint16_t sent = rte_eth_tx_burst(port_.port(), q, frames, n);
-  bump(counters_.tx_frames, sent);
   bump(counters_.tx_dropped, free_unsent(frames, sent, n));
   return n;
 }
@@ -211,20 +203,8 @@ void DpdkIo::on_announcement(std::string_view message, sip::Millis now) {
 
 std::string DpdkIo::describe() const {
   std::string s;
-  for (const auto& a : options_.locals) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (!s.empty()) s += ",";
-    if (a.ss_family == AF_INET) {
-      const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
-      inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
-      s += std::string(host) + ":" + std::to_string(ntohs(v4.sin_port));
-    } else {
-      const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
-      inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
-      s += "[" + std::string(host) + "]:" + std::to_string(ntohs(v6.sin6_port));
-    }
-  }
-  return s + " (dpdk " + port_.port_name() + " queue " + std::to_string(options_.queue) + ")";
+  for (const auto& a : options_.locals) s += (s.empty() ? "" : ",") + address_text(a);
+  return s;
 }
 
 }  // namespace sigrelay::dataplane

@@ -26,18 +26,15 @@ struct rte_mbuf;
 
 namespace sigrelay::dataplane {
 
-// Written by the worker only (bump), read by the control thread.
+// Written by the worker only (bump), read by the control thread. What the
+// L2-L4 stack sees (frames, SIP datagrams, each drop) it counts itself.
 struct alignas(64) DpdkIoCounters {
-  Counter rx_frames;
-  Counter sip_datagrams;
   Counter gathered;        // reassembled chains copied into a pooled buffer
   Counter gather_dropped;  // ... that found no buffer or did not fit
   Counter to_kernel;       // frames passed to the exception port
   Counter from_kernel;     // frames the kernel sent through us
   Counter kernel_dropped;  // exception frames with nowhere to go (no tap, queue full)
-  Counter tx_frames;
   Counter tx_dropped;      // the TX queue was full
-  Counter send_failed;     // send_udp refused (no route, no buffer)
 };
 
 struct DpdkIoOptions {

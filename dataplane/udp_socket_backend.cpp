@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dataplane/socket_address.hpp"
+
 namespace sigrelay::dataplane {
 
 UdpSocketBackend::~UdpSocketBackend() {
@@ -66,22 +68,7 @@ void UdpSocketBackend::idle(sip::Millis max_wait) {
 
 std::string UdpSocketBackend::describe() const {
   std::string s;
-  for (std::size_t i = 0; i < fds_.size(); ++i) {
-    const UdpListen l = bound(i);
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (l.addr.ss_family == AF_INET) {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(&l.addr);
-      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-      port = ntohs(a->sin_port);
-      s += (s.empty() ? "" : ",") + std::string(host) + ":" + std::to_string(port);
-    } else {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(&l.addr);
-      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-      port = ntohs(a->sin6_port);
-      s += (s.empty() ? "[" : ",[") + std::string(host) + "]:" + std::to_string(port);
-    }
-  }
+  for (std::size_t i = 0; i < fds_.size(); ++i) s += (i == 0 ? "" : ",") + address_text(bound(i).addr);
   return s;
 }
 

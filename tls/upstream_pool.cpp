@@ -12,6 +12,8 @@
 #include <cstring>
 #include <random>
 
+#include "dataplane/socket_address.hpp"
+
 namespace sigrelay::tls {
 namespace {
 
@@ -35,21 +37,6 @@ std::string strip_brackets(const std::string& host) {
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-std::string format_address(const sockaddr_storage& a) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  std::uint16_t port = 0;
-  if (a.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
-    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-    port = ntohs(in.sin_port);
-    return std::string(text) + ":" + std::to_string(port);
-  }
-  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
-  inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
-  port = ntohs(in6.sin6_port);
-  return "[" + std::string(text) + "]:" + std::to_string(port);
 }
 
 }  // namespace
@@ -343,7 +330,7 @@ void UpstreamPool::start_connect(Slot& slot, Millis now) {
     return;
   }
   const Address& a = t.addresses[slot.next_address++ % t.addresses.size()];
-  slot.address_text = format_address(a.addr);
+  slot.address_text = dataplane::address_text(a.addr);
   const int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     attempt_failed(slot, now, std::string("socket: ") + std::strerror(errno));
