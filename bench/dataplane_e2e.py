@@ -227,7 +227,7 @@ def main():
             keys["dataplane.idle_sleep_us"] = nap
             relay = h.Relay(ws, relay_bin, f"relay-{label}", keys, start=False)
             relay.start(timeout=60)
-            relay.host, relay.source, relay.probe_socket = link.relay_ip, link.switch_ip, lab.socket
+            relay.attach(link, lab)
             relay.wait_options(200, timeout=30)
             for workload, number in WORKLOADS:
                 steps = {}
@@ -245,7 +245,7 @@ def main():
                 "dataplane.workers": "1"}
         keys.update(upstream)
         relay = h.Relay(ws, relay_bin, "relay-socket", keys)
-        relay.host, relay.source, relay.probe_socket = link.relay_ip, link.switch_ip, lab.socket
+        relay.attach(link, lab)
         relay.wait_options(200, timeout=30)
         for workload, number in WORKLOADS:
             steps = {}

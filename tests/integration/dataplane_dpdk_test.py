@@ -80,11 +80,9 @@ def body(env, lab, pmd, workers):
     neigh = lab.ns_run("ip", "-6", "neigh", "show", link.relay_ip6, "dev", link.switch_if, check=False).stdout
     env.check("IPv6: the switch's neighbour table holds the port's MAC", link.mac.lower() in neigh.lower(), neigh)
 
-    def probe():
-        return h.options_probe(5060, host=link.relay_ip, source=link.switch_ip, timeout=0.5,
-                               sock=lab.socket())
+    relay.attach(link, lab)
     try:
-        h.wait_for("OPTIONS 200 through the dpdk port", lambda: probe() == 200, timeout=30, interval=0.2)
+        relay.wait_options(200, timeout=30)
         env.check("OPTIONS over the dpdk port: 200 once an upstream is up", True)
     except TimeoutError as e:
         env.check("OPTIONS over the dpdk port: 200 once an upstream is up", False, str(e))
@@ -127,22 +125,14 @@ def body(env, lab, pmd, workers):
     # TCP and TLS from the switch side, through the exception tap to the kernel listeners.
     res = call("tcp-503", h.invite_scenario(N503, 503), port=tcp_port, transport="t1")
     env.check("TCP via the exception path: 503 reaches the switch", res.ok(), res.describe())
-    accept = h.free_port()
-    conf = ws.write("stunnel-ns.conf", "\n".join([
-        "foreground = yes", "pid =", "syslog = no", "debug = notice", "[to-relay]", "client = yes",
-        f"accept = {link.switch_ip}:{accept}", f"connect = {link.relay_ip}:{tls_port}",
-        f"CAfile = {pki.ca}", "verifyChain = yes", "checkHost = relay.test"]) + "\n")
-    tunnel = h.Proc(ws, "stunnel-ns", lab.ns_argv([env.stunnel, conf]), stdout_file=True)
     try:
-        h.wait_for("stunnel listening in the namespace",
-                   lambda: f":{accept:04X} " in lab.ns_run("cat", "/proc/net/tcp").stdout.upper()
-                   or not tunnel.running(), timeout=20)
+        tunnel, accept = env.stunnel_client("stunnel-ns", relay)  # in the namespace, certificate checked
         res = call("tls-302", h.invite_scenario(N302, 302), port=accept, transport="t1", host=link.switch_ip)
         env.check("TLS via the exception path (stunnel, certificate checked): 302 reaches the switch",
-                  res.ok(), res.describe() + f"; stunnel running={tunnel.running()}: {tunnel.stderr_tail(6)}")
-    except TimeoutError as e:
-        env.check("TLS via the exception path", False, f"{e}: {tunnel.stderr_tail()}")
-    tunnel.stop()
+                  res.ok(), res.describe())
+        tunnel.stop()
+    except (TimeoutError, RuntimeError) as e:
+        env.check("TLS via the exception path", False, str(e))
 
     env.check_one_final_each()
     rc = relay.stop(timeout=30)
@@ -181,7 +171,7 @@ def main():
     checks = h.Checks(f"dataplane_dpdk ({pmd}, {workers} worker(s))")
     ws = h.Workspace()
     try:
-        body(h.Env(relay, sim, tools["sipp"], tools["stunnel"], ws, checks), lab, pmd, workers)
+        body(h.Env(relay, sim, tools["sipp"], tools["stunnel"], ws, checks, lab=lab, pmd=pmd), lab, pmd, workers)
     except (TimeoutError, RuntimeError, EOFError, OSError, ValueError, subprocess.SubprocessError) as e:
         checks.check(f"harness ({type(e).__name__})", False, str(e))
     finally:

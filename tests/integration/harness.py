@@ -124,20 +124,22 @@ def free_port(kind="tcp", host="127.0.0.1"):
         s.close()
 
 
-def tcp_listening(port, host="127.0.0.1"):
+def tcp_listening(port, host="127.0.0.1", table=None):
     """True when a socket listens on host:port, read from /proc/net/tcp so
-    the check itself opens no connection."""
+    the check itself opens no connection. `table`: that file's text as read
+    elsewhere (another network namespace)."""
     want = "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), "little"), port)
     want_any = "00000000:%04X" % port
-    try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                if fields[3] == "0A" and fields[1] in (want, want_any):
-                    return True
-    except OSError:
-        pass
+    if table is None:
+        try:
+            with open("/proc/net/tcp") as f:
+                table = f.read()
+        except OSError:
+            return False
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and fields[1] in (want, want_any):
+            return True
     return False
 
 
@@ -446,6 +448,12 @@ class Relay:
             first = addrs.split(",")[0]
             self.ports[kind] = int(first.rsplit(":", 1)[1])
         return self.ready_line
+
+    def attach(self, link, lab):
+        """Probes go to the relay's address on a dpdk lab link, from the
+        switch side of the namespace (dpdk_lab.py)."""
+        self.link = link
+        self.host, self.source, self.probe_socket = link.relay_ip, link.switch_ip, lab.socket
 
     def options(self, timeout=1.0, source=None):
         sock = self.probe_socket() if self.probe_socket else None
@@ -1067,8 +1075,7 @@ class Env:
                                     tls_port=tls))
         relay = Relay(self.ws, self.relay_bin, name, keys, start=False)
         relay.start(timeout=max(timeout, 60))
-        relay.link = link
-        relay.host, relay.source, relay.probe_socket = link.relay_ip, link.switch_ip, self.lab.socket
+        relay.attach(link, self.lab)
         for port in relay.ports.values():
             self.routes[port] = (link.relay_ip, link.switch_ip)
         return relay
@@ -1086,10 +1093,8 @@ class Env:
             f"accept = {link.switch_ip}:{accept}", f"connect = {link.relay_ip}:{relay.ports['tls']}",
             f"CAfile = {self.pki.ca}", "verifyChain = yes", "checkHost = relay.test"]) + "\n")
         proc = Proc(self.ws, name, self.lab.ns_argv([self.stunnel, conf]), stdout_file=True)
-        want = ":%04X " % accept
         wait_for(f"{name} listening in the lab namespace",
-                 lambda: any(line.split()[1].endswith(want.strip()) and line.split()[3] == "0A"
-                             for line in self.lab.ns_run("cat", "/proc/net/tcp").stdout.splitlines()[1:])
+                 lambda: tcp_listening(accept, link.switch_ip, self.lab.ns_run("cat", "/proc/net/tcp").stdout)
                  or not proc.running())
         if not proc.running():
             raise RuntimeError(f"{name} exited: {proc.stderr_tail()}")
