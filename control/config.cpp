@@ -132,29 +132,55 @@ struct ApplyVisitor {
         given(key) ? vm[key].as<std::vector<std::string>>() : std::vector<std::string>{default_text};
     field.clear();
     std::vector<std::size_t> occurrence_of_item;
+    std::vector<std::size_t> written_item_of;  // a range item stands for several values
+    std::size_t written = 0;
     for (std::size_t occurrence = 0; occurrence < values.size(); ++occurrence) {
       for (std::string_view text : split_items(values[occurrence])) {
-        T item{};
         Problem p;
-        if (!codec.parse(text, item, p)) {
+        const std::size_t before = field.size();
+        if (!parse_items(codec, text, field, p)) {
+          field.resize(before);
           errors.push_back(origins.error(p.kind, key, std::move(p.message), occurrence));
           continue;
         }
-        field.push_back(std::move(item));
-        occurrence_of_item.push_back(occurrence);
+        occurrence_of_item.resize(field.size(), occurrence);
+        written_item_of.resize(field.size(), written++);
       }
     }
     origins.set_item_occurrences(key, std::move(occurrence_of_item));
     // An item listed twice binds twice, connects twice, or is a paste slip.
+    // One error per written item, not one per code of a repeated range.
     std::map<std::string, std::size_t> seen;
+    std::size_t last_reported = written;
     for (std::size_t i = 0; i < field.size(); ++i) {
-      const std::string text = codec.format(field[i]);
-      const auto [it, fresh] = seen.emplace(text, i);
-      if (!fresh) {
-        errors.push_back(origins.item_error(ConfigErrorKind::duplicate_item, key, i,
-                                            "'" + text + "' is listed twice (also " +
-                                                origins.item_where(key, it->second) + ")"));
-      }
+      const auto [it, fresh] = seen.emplace(compare_key(codec, field[i]), i);
+      if (fresh || written_item_of[i] == last_reported) continue;
+      last_reported = written_item_of[i];
+      errors.push_back(origins.item_error(ConfigErrorKind::duplicate_item, key, i,
+                                          "'" + codec.format(field[i]) + "' is listed twice (also " +
+                                              origins.item_where(key, it->second) + ")"));
+    }
+  }
+
+  // The optional codec hooks (config_codecs.hpp).
+  template <class T, class Codec>
+  static bool parse_items(const Codec& codec, std::string_view text, std::vector<T>& out, Problem& p) {
+    if constexpr (requires { codec.parse_items(text, out, p); }) {
+      return codec.parse_items(text, out, p);
+    } else {
+      T item{};
+      if (!codec.parse(text, item, p)) return false;
+      out.push_back(std::move(item));
+      return true;
+    }
+  }
+
+  template <class T, class Codec>
+  static std::string compare_key(const Codec& codec, const T& item) {
+    if constexpr (requires { codec.compare_key(item); }) {
+      return codec.compare_key(item);
+    } else {
+      return codec.format(item);
     }
   }
 };

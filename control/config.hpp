@@ -119,12 +119,27 @@ struct SipTimersConfig {
   std::uint32_t t4_ms = 0;
 };
 
+// mode = inline only (DESIGN.md §1): how the relay follows the service's 302.
+// With mode = relay these keys are parsed and checked on their own but
+// nothing reads them, and advertise is not derived.
+struct InlineConfig {
+  std::vector<std::string> copy_headers;       // header names copied from the service's 302 into the INVITE, besides Identity (always copied)
+  std::vector<std::uint16_t> failover_codes;   // final codes after which the next Contact is tried; sorted, unique
+  std::uint32_t branch_timeout_ms = 0;         // a destination that has sent no response at all within this is abandoned: next Contact
+  std::uint32_t ring_timeout_ms = 0;           // after a provisional, no final within this: CANCEL and next Contact; 0 = only Timer C
+  std::vector<Cidr> allow_destinations;        // Contacts outside these are skipped and logged
+  std::uint32_t max_redirections = 0;          // most destinations tried for one call
+  Endpoint advertise;                          // our address in Via and Record-Route toward destinations and in-dialog peers
+  bool advertise_set = false;                  // advertise given (or derived); see checks
+};
+
 struct Config {
   Mode mode = Mode::relay;
   ListenConfig listen;
   UpstreamConfig upstream;
   AclConfig acl;
   EmergencyConfig emergency;
+  InlineConfig in_line;  // "inline" is a keyword; the keys are inline.*
   DataplaneConfig dataplane;
   TlsConfig tls;
   StatsConfig stats;

@@ -1,5 +1,7 @@
 #include "control/config_checks.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -208,6 +210,96 @@ void check_dataplane(const Config& cfg, const KeyOrigins& o, std::vector<ConfigE
   }
 }
 
+// An Endpoint for `ip` (an address of the port) at `port`.
+Endpoint endpoint_at(const sockaddr_storage& ip, std::uint16_t port) {
+  Endpoint e;
+  e.addr = ip;
+  if (ip.ss_family == AF_INET) {
+    auto& sin = reinterpret_cast<sockaddr_in&>(e.addr);
+    sin.sin_port = htons(port);
+    e.len = sizeof(sockaddr_in);
+  } else {
+    auto& sin6 = reinterpret_cast<sockaddr_in6&>(e.addr);
+    sin6.sin6_port = htons(port);
+    e.len = sizeof(sockaddr_in6);
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = ip.ss_family == AF_INET
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(ip).sin_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(ip).sin6_addr);
+  inet_ntop(ip.ss_family, raw, text, sizeof text);
+  e.text = ip.ss_family == AF_INET ? std::string(text) + ":" + std::to_string(port)
+                                   : "[" + std::string(text) + "]:" + std::to_string(port);
+  return e;
+}
+
+// Our address toward destinations when inline.advertise is not given: a
+// concrete listen.udp address, else (dpdk) an address of the port, of the
+// first listen.udp endpoint's family, at that endpoint's port. Empty text
+// when there is none.
+Endpoint derive_advertise(const Config& cfg) {
+  if (cfg.listen.udp.empty()) return {};
+  const Endpoint& first = cfg.listen.udp.front();
+  if (!first.is_wildcard()) return first;
+  if (cfg.dataplane.backend != DataplaneBackend::dpdk) return {};
+  for (const InterfaceAddress& a : cfg.dataplane.addresses) {
+    if (a.family() == first.family()) return endpoint_at(a.addr, first.port());
+  }
+  return {};
+}
+
+void check_inline(Config& cfg, const KeyOrigins& o, std::vector<ConfigError>& errors,
+                  std::vector<std::string>& warnings) {
+  auto& in = cfg.in_line;
+  // Written order means nothing for a set of codes; sorted, the engine can
+  // search it and the summary can print ranges.
+  std::sort(in.failover_codes.begin(), in.failover_codes.end());
+  in.advertise_set = !in.advertise.text.empty();
+  if (cfg.mode != Mode::in_line) {
+    for (const KeyInfo& k : config_keys()) {
+      if (k.name.starts_with("inline.") && o.is_set(k.name)) {
+        warnings.push_back(k.name + " has no effect: mode is relay");
+      }
+    }
+    return;
+  }
+  if (in.advertise_set && in.advertise.is_wildcard()) {
+    errors.push_back(o.error(ConfigErrorKind::bad_value, "inline.advertise",
+                             in.advertise.text + " is a wildcard: Via and Record-Route need the concrete address "
+                                                 "destinations and in-dialog peers reach the relay at"));
+  } else if (!in.advertise_set) {
+    // dpdk without dataplane.address is reported by check_dataplane already.
+    const bool dpdk_without_address =
+        cfg.dataplane.backend == DataplaneBackend::dpdk && cfg.dataplane.addresses.empty();
+    in.advertise = derive_advertise(cfg);
+    in.advertise_set = !in.advertise.text.empty();
+    if (!in.advertise_set && !dpdk_without_address) {
+      const std::string why =
+          cfg.listen.udp.empty()
+              ? "listen.udp is empty"
+          : cfg.dataplane.backend == DataplaneBackend::dpdk
+              ? "no dataplane.address has the family of listen.udp " + cfg.listen.udp.front().text
+              : "listen.udp " + cfg.listen.udp.front().text + " is a wildcard";
+      errors.push_back(o.error(ConfigErrorKind::inconsistent, "inline.advertise",
+                               "must be set with mode = inline (" + why +
+                                   "): Via and Record-Route need a concrete address, e.g. 192.0.2.10:5060"));
+    }
+  }
+  if (in.allow_destinations.empty()) {
+    warnings.push_back(
+        "inline.allow_destinations is empty: every Contact of every 302 will be skipped, so no call can be "
+        "followed");
+  }
+  // A destination silent for Timer B = 64*T1 has timed out already
+  // (RFC 3261 §17.1.1.2), so a longer branch timeout never fires.
+  const std::uint64_t timer_b = std::uint64_t{64} * cfg.sip.t1_ms;
+  if (in.branch_timeout_ms >= timer_b) {
+    warnings.push_back("inline.branch_timeout_ms (" + std::to_string(in.branch_timeout_ms) +
+                       ") is not below Timer B = 64 x sip.t1_ms (" + std::to_string(timer_b) +
+                       "): the destination's transaction times out first");
+  }
+}
+
 }  // namespace
 
 ConfigError KeyOrigins::error(ConfigErrorKind kind, std::string_view key, std::string message,
@@ -256,6 +348,7 @@ void check_combinations(Config& cfg, const KeyOrigins& origins, std::vector<Conf
   check_policy(cfg, origins, errors, warnings);
   check_timers(cfg, origins, errors, warnings);
   check_dataplane(cfg, origins, errors, warnings);
+  check_inline(cfg, origins, errors, warnings);
 }
 
 }  // namespace sigrelay::control

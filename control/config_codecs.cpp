@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "sip/chars.hpp"
+#include "sip/header_id.hpp"
 #include "sip/uri.hpp"
 
 namespace sigrelay::control {
@@ -53,6 +55,19 @@ bool NumberCodec::parse(std::string_view text, std::uint32_t& out, Problem& p) c
     return false;
   }
   out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+bool OffOrNumberCodec::parse(std::string_view text, std::uint32_t& out, Problem& p) const {
+  const std::string range = "0 (off) or " + std::to_string(min) + ".." + std::to_string(max);
+  if (!NumberCodec{0, max}.parse(text, out, p)) {
+    if (p.kind == ConfigErrorKind::out_of_range) p.message = quoted(text) + " is out of range: " + range;
+    return false;
+  }
+  if (out != 0 && out < min) {
+    p = {ConfigErrorKind::out_of_range, quoted(text) + " is out of range: " + range};
+    return false;
+  }
   return true;
 }
 
@@ -129,6 +144,10 @@ bool SocketPathCodec::parse(std::string_view text, std::string& out, Problem& p)
 }
 
 bool EndpointCodec::parse(std::string_view text, Endpoint& out, Problem& p) const {
+  if (optional && text.empty()) {
+    out = Endpoint{};
+    return true;
+  }
   const EndpointError e = parse_endpoint(text, out);
   if (e == EndpointError::ok) return true;
   p = {ConfigErrorKind::bad_value, quoted(text) + ": " + std::string(to_string(e))};
@@ -247,6 +266,129 @@ bool DigitsCodec::parse(std::string_view text, std::string& out, Problem& p) con
     return false;
   }
   return true;
+}
+
+namespace {
+
+// Headers the relay writes or keeps from the switch's INVITE. Copying the
+// 302's version over them would misroute the request (Route, Contact: the
+// 302's Contacts are where to send it, not who is calling), break the
+// transaction or dialog (Via, From, To, Call-ID, CSeq, Max-Forwards,
+// Record-Route) or desynchronise the body (Content-*).
+constexpr sip::HeaderId kNeverCopied[] = {
+    sip::HeaderId::via,          sip::HeaderId::from,           sip::HeaderId::to,
+    sip::HeaderId::call_id,      sip::HeaderId::cseq,           sip::HeaderId::max_forwards,
+    sip::HeaderId::contact,      sip::HeaderId::route,          sip::HeaderId::record_route,
+    sip::HeaderId::content_type, sip::HeaderId::content_length, sip::HeaderId::content_encoding,
+};
+
+// Status codes are three digits (RFC 3261 §7.2, §25.1 Status-Code).
+bool parse_status_code(std::string_view text, std::uint16_t& out, Problem& p) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + " is not a status code or a range of them (e.g. 408 or 500-599)"};
+    return false;
+  }
+  unsigned v = 0;
+  for (const char c : text.substr(0, 4)) v = v * 10 + static_cast<unsigned>(c - '0');
+  if (text.size() != 3 || v < 100 || v > 699) {
+    p = {ConfigErrorKind::out_of_range, quoted(text) + " is not a SIP status code (three digits, 100..699)"};
+    return false;
+  }
+  out = static_cast<std::uint16_t>(v);
+  return true;
+}
+
+// Only a failure that leaves the call unanswered, where RFC 3261 lets a
+// proxy try elsewhere, can move on to the next Contact.
+bool failover_class(std::string_view text, std::uint16_t code, Problem& p) {
+  const char* why = nullptr;
+  if (code < 200) {
+    why = " is provisional, not a final response (inline.ring_timeout_ms limits how long a destination may ring)";
+  } else if (code < 300) {
+    why = " is an answer: the call is connected and there is nothing to fail over from";
+  } else if (code >= 600) {
+    why = " is a global failure: after a 6xx RFC 3261 §16.7 allows no new branches, so it ends the search";
+  }
+  if (why == nullptr) return true;
+  p = {ConfigErrorKind::out_of_range, quoted(text) + why};
+  return false;
+}
+
+}  // namespace
+
+bool HeaderNameCodec::parse(std::string_view text, std::string& out, Problem& p) const {
+  out = std::string(text);
+  if (!sip::is_token(text)) {
+    p = {ConfigErrorKind::bad_value,
+         quoted(text) + " is not a header name (letters, digits and -.!%*_+`'~ only, no ':')"};
+    return false;
+  }
+  const sip::HeaderId id = sip::classify_header(text);
+  if (id == sip::HeaderId::identity) {
+    p = {ConfigErrorKind::bad_value,
+         quoted(text) + ": Identity is always copied from the 302; list only the other headers to copy"};
+    return false;
+  }
+  if (std::find(std::begin(kNeverCopied), std::end(kNeverCopied), id) != std::end(kNeverCopied)) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + " (" + std::string(sip::header_name(id)) +
+                                         ") belongs to the INVITE itself (routing, transaction, dialog or body) "
+                                         "and is never taken from the 302"};
+    return false;
+  }
+  return true;
+}
+
+std::string HeaderNameCodec::compare_key(const std::string& v) const {
+  const sip::HeaderId id = sip::classify_header(v);
+  std::string key(id == sip::HeaderId::other ? std::string_view(v) : sip::header_name(id));
+  for (char& c : key) c = fold(c);
+  return key;
+}
+
+bool FailoverCodeCodec::parse_items(std::string_view text, std::vector<std::uint16_t>& out, Problem& p) const {
+  const std::size_t dash = text.find('-');
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  if (dash == std::string_view::npos) {
+    if (!parse_status_code(text, first, p) || !failover_class(text, first, p)) return false;
+    out.push_back(first);
+    return true;
+  }
+  const std::string_view from = text.substr(0, dash);
+  const std::string_view to = text.substr(dash + 1);
+  if (from.empty() || to.empty()) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": a range needs both ends, e.g. 500-599"};
+    return false;
+  }
+  if (!parse_status_code(from, first, p) || !parse_status_code(to, last, p)) {
+    p.message = quoted(text) + ": " + p.message;
+    return false;
+  }
+  if (first > last) {
+    p = {ConfigErrorKind::bad_value, quoted(text) + ": the range runs backwards (write " + std::string(to) + "-" +
+                                         std::string(from) + ")"};
+    return false;
+  }
+  if (!failover_class(from, first, p) || !failover_class(to, last, p)) {
+    p.message = quoted(text) + ": " + p.message;
+    return false;
+  }
+  for (unsigned c = first; c <= last; ++c) out.push_back(static_cast<std::uint16_t>(c));
+  return true;
+}
+
+std::string FailoverCodeCodec::format_list(const std::vector<std::uint16_t>& codes) const {
+  std::vector<std::uint16_t> sorted = codes;
+  std::sort(sorted.begin(), sorted.end());
+  std::string s;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
+    s += (s.empty() ? "" : " ") + std::to_string(sorted[i]);
+    if (j > i) s += "-" + std::to_string(sorted[j]);
+    i = j + 1;
+  }
+  return s;
 }
 
 }  // namespace sigrelay::control

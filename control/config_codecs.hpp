@@ -6,12 +6,21 @@
 //   std::string value_name() const;                      // for --help
 //   bool parse(std::string_view text, T& out, Problem&) const;
 //   std::string format(const T&) const;
+//
+// A list key's codec may add, where its items need it:
+//   std::string compare_key(const T&) const;   // what duplicates are found by;
+//                                              // format() when absent
+//   bool parse_items(std::string_view text, std::vector<T>& out, Problem&) const;
+//                                              // one written item that stands for
+//                                              // several values (a range); appends
+//   std::string format_list(const std::vector<T>&) const;  // the summary's text
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "control/cidr.hpp"
 #include "control/config.hpp"
@@ -26,6 +35,15 @@ struct Problem {
 
 // Whole decimal number in [min, max]; no sign, no unit suffix, no spaces.
 struct NumberCodec {
+  std::uint32_t min;
+  std::uint32_t max;
+  std::string value_name() const { return "N"; }
+  bool parse(std::string_view text, std::uint32_t& out, Problem& p) const;
+  std::string format(std::uint32_t v) const { return std::to_string(v); }
+};
+
+// 0 (the feature is off) or a whole number in [min, max].
+struct OffOrNumberCodec {
   std::uint32_t min;
   std::uint32_t max;
   std::string value_name() const { return "N"; }
@@ -108,7 +126,9 @@ struct SocketPathCodec {
   std::string format(const std::string& v) const { return v; }
 };
 
+// With `optional`, an empty value is an unset Endpoint (empty text).
 struct EndpointCodec {
+  bool optional = false;
   std::string value_name() const { return "ip:port"; }
   bool parse(std::string_view text, Endpoint& out, Problem& p) const;
   std::string format(const Endpoint& v) const { return v.text; }
@@ -148,6 +168,30 @@ struct InterfaceAddressCodec {
   std::string value_name() const { return host_only ? "IP" : "IP/PREFIX"; }
   bool parse(std::string_view text, InterfaceAddress& out, Problem& p) const;
   std::string format(const InterfaceAddress& v) const { return v.text; }
+};
+
+// A SIP header name (RFC 3261 §25.1 token) that in-line mode copies from
+// the service's 302 into the INVITE it forwards. Refused: Identity (copied
+// always) and the headers that make up the INVITE's own routing,
+// transaction, dialog or body, which a copy would corrupt. Duplicates are
+// found ignoring case, and a compact form equals its full name.
+struct HeaderNameCodec {
+  std::string value_name() const { return "HEADER"; }
+  bool parse(std::string_view text, std::string& out, Problem& p) const;
+  std::string format(const std::string& v) const { return v; }
+  std::string compare_key(const std::string& v) const;
+};
+
+// Final status codes that end one destination's attempt and move on to the
+// next Contact: "408", or a range "500-599" (both ends included). Only 3xx,
+// 4xx and 5xx: a 1xx is not final, a 2xx is an answer, and after a 6xx RFC
+// 3261 §16.7 allows no new branches.
+struct FailoverCodeCodec {
+  std::string value_name() const { return "CODE|FROM-TO"; }
+  bool parse_items(std::string_view text, std::vector<std::uint16_t>& out, Problem& p) const;
+  std::string format(std::uint16_t v) const { return std::to_string(v); }
+  // Runs of consecutive codes as ranges: "408 500-599".
+  std::string format_list(const std::vector<std::uint16_t>& codes) const;
 };
 
 // A dialled number as the emergency guard compares it: digits only.

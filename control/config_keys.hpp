@@ -79,6 +79,22 @@ void bind_keys(C& c, V& v) {
          DigitsCodec{dataplane::EmergencyNumbers::kMaxDigits},
          "numbers never sent upstream (local 503 so the switch uses its emergency route)");
 
+  // mode = inline only; in relay mode they are still parsed, but not used.
+  v.list("inline.copy_headers", c.in_line.copy_headers, "P-Asserted-Identity, P-Attestation-Indicator",
+         HeaderNameCodec{}, "inline: headers copied from the service's 302 into the INVITE besides Identity (always)");
+  v.list("inline.failover_codes", c.in_line.failover_codes, "408, 500-599", FailoverCodeCodec{},
+         "inline: final codes (3xx-5xx, or ranges like 500-599) after which the next Contact is tried");
+  v.scalar("inline.branch_timeout_ms", c.in_line.branch_timeout_ms, "2000", NumberCodec{100, 60000},
+           "inline: ms a destination may stay silent (not even 100 Trying) before the next Contact is tried");
+  v.scalar("inline.ring_timeout_ms", c.in_line.ring_timeout_ms, "0", OffOrNumberCodec{1000, 180000},
+           "inline: ms a destination may ring without a final answer before CANCEL and the next Contact; 0 = Timer C");
+  v.list("inline.allow_destinations", c.in_line.allow_destinations, "0.0.0.0/0, ::/0", CidrCodec{},
+         "inline: prefixes (IPv4/IPv6 CIDR) a 302's Contact may point to; others are skipped and logged");
+  v.scalar("inline.max_redirections", c.in_line.max_redirections, "5", NumberCodec{1, 15},
+           "inline: most destinations tried for one call");
+  v.scalar("inline.advertise", c.in_line.advertise, "", EndpointCodec{true},
+           "inline: our ip:port in Via and Record-Route toward destinations; default from listen.udp/dataplane.address");
+
   v.scalar("dataplane.backend", c.dataplane.backend, "socket", ChoiceCodec<DataplaneBackend>{kBackendChoices},
            "packet I/O: kernel sockets, or DPDK poll-mode drivers");
   v.scalar("dataplane.workers", c.dataplane.workers, "1", workers, "sip worker threads");

@@ -12,9 +12,11 @@ namespace {
 struct PrintVisitor {
   std::string out;
   std::string section;
-  bool dpdk = true;  // false: leave out the keys only the dpdk backend reads
+  bool dpdk = true;     // false: leave out the keys only the dpdk backend reads
+  bool in_line = true;  // false: leave out the keys only in-line mode reads
 
   bool skipped(std::string_view key) const {
+    if (!in_line && key.starts_with("inline.")) return true;
     return !dpdk && key.starts_with("dataplane.") && key != "dataplane.backend" && key != "dataplane.workers";
   }
 
@@ -42,7 +44,12 @@ struct PrintVisitor {
   void list(const char* key, const std::vector<T>& field, const char*, const Codec& codec, const char*) {
     if (skipped(key)) return;
     name(key);
-    for (const T& item : field) out += " " + codec.format(item);
+    if constexpr (requires { codec.format_list(field); }) {
+      const std::string text = codec.format_list(field);
+      if (!text.empty()) out += " " + text;
+    } else {
+      for (const T& item : field) out += " " + codec.format(item);
+    }
     out += "\n";
   }
 };
@@ -68,6 +75,8 @@ std::string summarize(const Config& cfg) {
   PrintVisitor v;
   v.dpdk = cfg.dataplane.backend == DataplaneBackend::dpdk;
   if (!v.dpdk) head += "# dpdk settings left out: dataplane.backend is socket\n";
+  v.in_line = cfg.mode == Mode::in_line;
+  if (!v.in_line) head += "# inline settings left out: mode is relay\n";
   bind_keys(cfg, v);
   return head + v.out;
 }

@@ -40,6 +40,15 @@ class AclFilter final : public dataplane::SourceFilter {
   AddressAcl acl_;
 };
 
+class DestinationFilter final : public dataplane::AddressFilter {
+ public:
+  explicit DestinationFilter(const std::vector<Cidr>& allow) : acl_(allow) {}
+  bool allows(const sockaddr_storage& address) const override { return acl_.allows(address); }
+
+ private:
+  AddressAcl acl_;
+};
+
 // The sent-by we write in our Via toward the service. Over a stream the
 // response comes back on the same connection whatever it says (RFC 3261
 // §18.2.2), so it is informational: our first specific listen address, or
@@ -108,7 +117,36 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
   SIGRELAY_C(final_retransmissions);
   SIGRELAY_C(timer_h_expired);
   SIGRELAY_C(transactions_freed);
+  SIGRELAY_C(inline_searches);
+  SIGRELAY_C(inline_no_state);
+  SIGRELAY_C(inline_no_destination);
+  SIGRELAY_C(inline_contacts_skipped);
+  SIGRELAY_C(inline_refused_self);
+  SIGRELAY_C(inline_refused_acl);
+  SIGRELAY_C(inline_attempts);
+  SIGRELAY_C(inline_build_failed);
+  SIGRELAY_C(inline_retransmissions);
+  SIGRELAY_C(inline_failovers);
+  SIGRELAY_C(inline_branch_timeouts);
+  SIGRELAY_C(inline_ring_timeouts);
+  SIGRELAY_C(inline_answered);
+  SIGRELAY_C(inline_exhausted);
+  SIGRELAY_C(inline_responses_in);
+  SIGRELAY_C(inline_stale_responses);
+  SIGRELAY_C(inline_acks_out);
+  SIGRELAY_C(inline_cancels_out);
+  SIGRELAY_C(inline_routed_requests);
+  SIGRELAY_C(inline_routed_responses);
+  SIGRELAY_C(inline_route_rejected);
 #undef SIGRELAY_C
+  {
+    static constexpr const char* kSizeNames[] = {"le_1024", "le_1300", "le_1500", "le_2048", "le_4096", "larger"};
+    for (int k = 0; k < 6; ++k) {
+      std::uint64_t n = 0;
+      for (const auto& c : sip) n += c->inline_invite_size[k].load(std::memory_order_relaxed);
+      j["inline_invite_size"][kSizeNames[k]] = n;
+    }
+  }
   for (int k = 3; k <= 6; ++k) {
     std::uint64_t n = 0;
     for (const auto& c : sip) n += c->service_finals[k].load(std::memory_order_relaxed);
@@ -211,6 +249,19 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   engine.via_sent_by = via_sent_by(cfg);
   engine.via_transport = cfg.upstream.targets.front().tls ? "TLS" : "TCP";
   engine.emergency_numbers = cfg.emergency.numbers;
+  DestinationFilter destinations(cfg.in_line.allow_destinations);
+  if (cfg.mode == Mode::in_line) {
+    auto& in = engine.in_line;
+    in.enabled = true;
+    in.advertise = cfg.in_line.advertise.text;
+    in.advertise_addr = cfg.in_line.advertise.addr;
+    in.copy_headers = cfg.in_line.copy_headers;
+    in.failover_codes = cfg.in_line.failover_codes;
+    in.branch_timeout = sip::Millis{cfg.in_line.branch_timeout_ms};
+    in.ring_timeout = sip::Millis{cfg.in_line.ring_timeout_ms};
+    in.allow_destinations = &destinations;
+    in.max_redirections = cfg.in_line.max_redirections;
+  }
 
   std::vector<dataplane::UdpListen> udp;
   for (const auto& e : cfg.listen.udp) udp.push_back(dataplane::UdpListen{e.addr, e.len});

@@ -62,6 +62,34 @@ struct alignas(64) RelayCounters {
   Counter final_retransmissions;  // Timer G retransmissions of finals over UDP
   Counter timer_h_expired;        // no ACK came for a final (Timer H)
   Counter transactions_freed;
+  // In-line mode (docs/inline.md).
+  Counter inline_searches;          // service 302s followed here
+  Counter inline_no_state;          // 302 relayed to the switch: no in-line state free (sizing)
+  Counter inline_no_destination;    // 302 without a usable Contact: local 503
+  Counter inline_contacts_skipped;  // Contacts not tried: unparseable, hostname, transport, ourselves, not allowed
+  Counter inline_refused_self;      //   of which pointed back at sigrelay
+  Counter inline_refused_acl;       //   of which were outside inline.allow_destinations
+  Counter inline_attempts;          // INVITEs sent to a destination (first transmissions)
+  Counter inline_build_failed;      // destination INVITE did not fit: that Contact skipped
+  Counter inline_retransmissions;   // Timer A retransmissions toward destinations
+  Counter inline_failovers;         // a destination failed (failover code, timeout): the next was tried
+  Counter inline_branch_timeouts;   // destination silent for inline.branch_timeout_ms
+  Counter inline_ring_timeouts;     // destination rang past inline.ring_timeout_ms
+  Counter inline_answered;          // a destination's 2xx went to the switch
+  Counter inline_exhausted;         // every destination failed: the best response went to the switch
+  Counter inline_responses_in;      // responses from destinations matched to a branch
+  Counter inline_stale_responses;   // responses on a branch already given up (ACKed; a 2xx is relayed)
+  Counter inline_acks_out;          // ACKs for destinations' non-2xx finals
+  Counter inline_cancels_out;       // CANCELs sent to destinations
+  Counter inline_routed_requests;   // in-dialog requests loose-routed (ACK for 2xx, BYE, re-INVITE ...)
+  Counter inline_routed_responses;  // responses to those, sent back along their Via
+  Counter inline_route_rejected;    // naming us in Route with a bad token, or with no usable next hop
+  // INVITEs sent to destinations by size in bytes (Identity headers make
+  // them grow): <=1024, <=1300, <=1500, <=2048, <=4096, larger. Past 1300 a
+  // UDP INVITE risks fragmentation (RFC 3261 §18.1.1).
+  Counter inline_invite_size[6];
 };
+
+inline constexpr std::uint32_t kInviteSizeBounds[] = {1024, 1300, 1500, 2048, 4096};
 
 }  // namespace sigrelay::dataplane

@@ -4,75 +4,16 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dataplane/relay_engine_state.hpp"
 #include "sip/response_builder.hpp"
 
 namespace sigrelay::dataplane {
-namespace {
 
-constexpr std::uint32_t kNone = 0xffffffffU;
-// A switch's INVITE and the last response we sent for it are kept this big at
-// most; a larger INVITE is answered 513 (RFC 3261 §21.5.11).
-constexpr std::size_t kStoreBytes = 8192;
-
-sip::Reliability reliability_of(Transport t) {
-  return t == Transport::udp ? sip::Reliability::unreliable : sip::Reliability::reliable;
-}
-
-bool is_done(sip::TransactionState s) {
-  return s == sip::TransactionState::terminated || s == sip::TransactionState::idle;
-}
-
-// A small bounded appender for the few messages built from scratch.
-class Writer {
- public:
-  Writer(char* buf, std::size_t cap) : buf_(buf), cap_(cap) {}
-  Writer& operator<<(std::string_view s) {
-    if (len_ + s.size() > cap_) {
-      overflow_ = true;
-      return *this;
-    }
-    std::memcpy(buf_ + len_, s.data(), s.size());
-    len_ += s.size();
-    return *this;
-  }
-  Writer& operator<<(std::uint32_t n) {
-    char tmp[16];
-    const int k = std::snprintf(tmp, sizeof tmp, "%u", n);
-    return *this << std::string_view(tmp, static_cast<std::size_t>(k));
-  }
-  bool ok() const { return !overflow_; }
-  std::size_t size() const { return len_; }
-
- private:
-  char* buf_;
-  std::size_t cap_;
-  std::size_t len_ = 0;
-  bool overflow_ = false;
-};
-
-}  // namespace
-
-struct RelayEngine::Slot {
-  sip::InviteServer server;
-  sip::InviteClient client;
-  SwitchPeer peer;
-  std::uint64_t key = 0;
-  std::uint64_t call_hash = 0;
-  sip::Millis failopen_at = sip::kNoDeadline;
-  sip::Millis scheduled = sip::kNoDeadline;
-  std::uint32_t store = kNone;
-  std::uint16_t generation = 0;
-  bool in_use = false;
-  bool failed_open = false;  // a local final went out instead of the service's
-  char branch[sip::kBranchLength];
-};
-
-struct RelayEngine::Store {
-  std::uint32_t req_len = 0;
-  std::uint32_t resp_len = 0;
-  char req[kStoreBytes];
-  char resp[kStoreBytes];
-};
+using engine_detail::kNone;
+using engine_detail::kStoreBytes;
+using engine_detail::Writer;
+using engine_detail::is_done;
+using engine_detail::reliability_of;
 
 RelayEngine::RelayEngine(const EngineOptions& options, sip::BranchMac mac, RelayIo& io, RelayCounters& counters)
     : options_(options),
@@ -92,6 +33,16 @@ RelayEngine::RelayEngine(const EngineOptions& options, sip::BranchMac mac, Relay
   index_keys_.assign(cap, 0);
   index_slots_.assign(cap, kNone);
   timers_.reserve(4 * static_cast<std::size_t>(options_.max_transactions));
+  if (options_.in_line.enabled) {
+    inline_.reset(new InlineState[options_.max_stored]);
+    free_inline_.reserve(options_.max_stored);
+    for (std::uint32_t i = options_.max_stored; i-- > 0;) free_inline_.push_back(i);
+    inline_via_prefix_ = "SIP/2.0/UDP " + options_.in_line.advertise + ";branch=";
+    failover_.assign(700, false);
+    for (const auto code : options_.in_line.failover_codes) {
+      if (code < failover_.size()) failover_[code] = true;
+    }
+  }
 }
 
 RelayEngine::~RelayEngine() = default;
@@ -161,7 +112,8 @@ std::uint32_t RelayEngine::allocate_slot() {
   const std::uint32_t idx = free_slots_.back();
   free_slots_.pop_back();
   Slot& s = slots_[idx];
-  const std::uint16_t gen = static_cast<std::uint16_t>(s.generation + 1);
+  // Steps of 16: the low bits name the leg (engine_detail::kAttemptMask).
+  const std::uint16_t gen = static_cast<std::uint16_t>((s.generation & ~engine_detail::kAttemptMask) + 16);
   s = Slot{};
   s.generation = gen;
   s.in_use = true;
@@ -173,6 +125,18 @@ std::uint32_t RelayEngine::allocate_slot() {
   return idx;
 }
 
+void RelayEngine::release_inline(std::uint32_t idx) {
+  Slot& s = slots_[idx];
+  if (s.inl == kNone) return;
+  free_inline_.push_back(s.inl);
+  s.inl = kNone;
+}
+
+std::string_view RelayEngine::allowed_methods() const {
+  return options_.in_line.enabled ? "INVITE, ACK, CANCEL, OPTIONS, BYE, UPDATE, INFO, PRACK, REFER, NOTIFY"
+                                  : "INVITE, ACK, CANCEL, OPTIONS";
+}
+
 std::size_t RelayEngine::local_tag(std::uint32_t idx, char* out) const {
   const int n = std::snprintf(out, 24, "sr%02x%06x%04x", options_.worker, idx, slots_[idx].generation);
   return static_cast<std::size_t>(n);
@@ -182,7 +146,10 @@ bool RelayEngine::parse_stored_request(std::uint32_t idx, sip::MessageWithHeader
   const Slot& s = slots_[idx];
   if (s.store == kNone) return false;
   const Store& st = stores_[s.store];
-  return out.parse(std::string_view(st.req, st.req_len)).ok();
+  // Relay depth, as when it arrived: it was accepted at that depth.
+  sip::ParseOptions opts;
+  opts.depth = sip::ParseDepth::relay;
+  return out.parse(std::string_view(st.req, st.req_len), opts).ok();
 }
 
 // ---------------------------------------------------------------------------
@@ -203,10 +170,20 @@ void RelayEngine::on_switch_message(const sip::Message& m, const sip::ParseResul
     return;
   }
   if (!m.is_request) {
-    bump(counters_.responses_from_switch);
+    if (options_.in_line.enabled) {
+      on_destination_response(m, now);
+    } else {
+      bump(counters_.responses_from_switch);
+    }
     return;
   }
   bump(counters_.requests_in);
+  // In-line mode: requests inside a dialog we Record-Routed (ACK for 2xx,
+  // BYE, re-INVITE, UPDATE, INFO ...) pass through by loose routing.
+  if (options_.in_line.enabled && m.find(sip::HeaderId::route) != nullptr && routes_through_us(m)) {
+    loose_route(m, from);
+    return;
+  }
   switch (m.method_id) {
     case sip::Method::invite:
       on_invite(m, from, now);
@@ -222,7 +199,7 @@ void RelayEngine::on_switch_message(const sip::Message& m, const sip::ParseResul
       // Switches ping the relay to take it out of their route list the moment
       // the service is unreachable (DESIGN.md §1).
       if (io_.upstream_up()) {
-        const sip::ExtraHeader allow[] = {{"Allow", "INVITE, ACK, CANCEL, OPTIONS"}};
+        const sip::ExtraHeader allow[] = {{"Allow", allowed_methods()}};
         answer_stateless(m, from, 200, {}, allow);
       } else {
         const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"no upstream connection\""}};
@@ -231,7 +208,7 @@ void RelayEngine::on_switch_message(const sip::Message& m, const sip::ParseResul
       break;
     }
     default: {
-      const sip::ExtraHeader allow[] = {{"Allow", "INVITE, ACK, CANCEL, OPTIONS"}};
+      const sip::ExtraHeader allow[] = {{"Allow", allowed_methods()}};
       answer_stateless(m, from, 405, {}, allow);
       bump(counters_.local_405);
       break;
@@ -360,6 +337,13 @@ void RelayEngine::on_cancel(const sip::Message& m, const SwitchPeer& from, sip::
   bump(counters_.cancels_in);
   answer_stateless(m, from, 200, {});
   Slot& s = slots_[idx];
+  if (s.searching) {
+    // In-line: the destination's own 487 answers the INVITE (§16.10).
+    cancel_destination(idx, now);
+    reschedule(idx);
+    maybe_release(idx);
+    return;
+  }
   // §16.10: the INVITE gets 487 (unless a final already went out) and the
   // CANCEL follows the INVITE upstream.
   const auto st = s.server.state();
@@ -443,7 +427,14 @@ void RelayEngine::on_upstream_message(const sip::Message& m, const sip::ParseRes
   }
   const auto a = s.client.on_response(code, now);
   if (a.has(sip::Action::send_ack)) send_upstream_ack_or_cancel(idx, &m, false);
-  if (a.has(sip::Action::pass_to_tu) && code > 100) relay_response(idx, m, now);
+  if (a.has(sip::Action::pass_to_tu) && code > 100) {
+    if (code == 302 && options_.in_line.enabled && !s.failed_open &&
+        s.server.state() == sip::TransactionState::proceeding && start_inline(idx, m, now)) {
+      s.failopen_at = sip::kNoDeadline;
+    } else {
+      relay_response(idx, m, now);
+    }
+  }
   apply_client(idx, a, now);
   reschedule(idx);
   maybe_release(idx);
@@ -541,7 +532,8 @@ void RelayEngine::resend_last_response(std::uint32_t idx) {
 void RelayEngine::reschedule(std::uint32_t idx) {
   Slot& s = slots_[idx];
   if (!s.in_use) return;
-  const sip::Millis at = std::min({s.server.next_deadline(), s.client.next_deadline(), s.failopen_at});
+  const sip::Millis at = std::min({s.server.next_deadline(), s.client.next_deadline(), s.failopen_at,
+                                   s.dest.next_deadline(), s.branch_deadline, s.ring_deadline});
   if (at == sip::kNoDeadline || at == s.scheduled) return;
   s.scheduled = at;
   timers_.push_back(TimerEntry{at, idx, s.generation});
@@ -557,13 +549,19 @@ void RelayEngine::maybe_release(std::uint32_t idx) {
   // when the switch CANCELled: the CANCEL may still be waiting for the
   // service's first provisional, and the service's 487 is ACKed, so the
   // stored request is kept until the client side ends.
-  const bool client_done = is_done(s.client.state()) || (s.failed_open && !s.client.cancelling());
-  const bool server_quiet = ss == sip::TransactionState::confirmed || is_done(ss);
+  const bool dest_done = is_done(s.dest.state()) || s.dest.state() == sip::TransactionState::accepted;
+  const bool client_done =
+      (is_done(s.client.state()) || (s.failed_open && !s.client.cancelling())) && !s.searching && dest_done;
+  // After a destination's 2xx nothing stored is needed again: 2xx
+  // retransmissions are passed through as they come (RFC 6026).
+  const bool server_quiet = ss == sip::TransactionState::confirmed || is_done(ss) || s.answered;
   if (s.store != kNone && server_quiet && client_done) {
     free_stores_.push_back(s.store);
     s.store = kNone;
+    release_inline(idx);
   }
-  if (is_done(ss) && client_done) {
+  if (is_done(ss) && client_done && is_done(s.dest.state())) {
+    release_inline(idx);
     index_erase(s.key, idx);
     s.in_use = false;
     free_slots_.push_back(idx);
@@ -593,6 +591,7 @@ void RelayEngine::on_timer(sip::Millis now) {
     }
     apply_server(e.slot, s.server.on_timer(now));
     apply_client(e.slot, s.client.on_timer(now), now);
+    if (s.attempt > 0) on_destination_timer(e.slot, now);
     reschedule(e.slot);
     maybe_release(e.slot);
   }
@@ -606,6 +605,10 @@ void RelayEngine::shutdown(sip::Millis now) {
   for (std::uint32_t i = 0; i < options_.max_transactions; ++i) {
     Slot& s = slots_[i];
     if (!s.in_use || s.server.state() != sip::TransactionState::proceeding) continue;
+    if (s.searching) {
+      s.searching = false;
+      cancel_destination(i, now);
+    }
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"relay shutting down\""}};
     respond_local(i, 503, {}, now, why);
     s.failed_open = true;

@@ -52,6 +52,29 @@ class RelayIo {
   ~RelayIo() = default;
 };
 
+// Decides whether an address may be used (inline.allow_destinations).
+class AddressFilter {
+ public:
+  virtual bool allows(const sockaddr_storage& address) const = 0;
+
+ protected:
+  ~AddressFilter() = default;
+};
+
+// In-line mode (DESIGN.md §1, docs/inline.md): the service's 302 is followed
+// here, as a stateful proxy, instead of being handed back to the switch.
+struct InlineOptions {
+  bool enabled = false;
+  std::string advertise = "127.0.0.1:5060";  // our hostport in Via and Record-Route toward destinations
+  sockaddr_storage advertise_addr{};          // the same, to refuse a Contact pointing back at us
+  std::vector<std::string> copy_headers{"P-Asserted-Identity", "P-Attestation-Indicator"};
+  std::vector<std::uint16_t> failover_codes{408, 500, 502, 503, 504};
+  sip::Millis branch_timeout{2000};  // no response at all from a destination: next Contact
+  sip::Millis ring_timeout{0};       // no final after a provisional: CANCEL, next Contact (0: Timer C only)
+  const AddressFilter* allow_destinations = nullptr;  // nullptr: any
+  std::uint32_t max_redirections = 5;                 // destinations tried per call, at most 15
+};
+
 struct EngineOptions {
   std::uint8_t worker = 0;
   std::uint32_t max_transactions = 16384;  // transaction slots (small)
@@ -62,6 +85,7 @@ struct EngineOptions {
   std::string via_transport = "TLS";           // TLS or TCP
   bool upstream_reliable = true;               // TLS/TCP toward the service
   std::vector<std::string> emergency_numbers{"911", "933", "112"};
+  InlineOptions in_line{};
 };
 
 class RelayEngine {
@@ -84,12 +108,19 @@ class RelayEngine {
   void shutdown(sip::Millis now);
   std::size_t active_transactions() const { return active_; }
 
+  // In-line mode: whether a message from a source outside acl.allow may
+  // still come in because it proves it belongs to a call we carry — a
+  // response whose top Via branch is ours, or an in-dialog request whose top
+  // Route is our Record-Route (both checked by keyed MAC, so not forgeable).
+  bool admits_unlisted(const sip::Message& m) const;
+
   // Keyed hash of a Call-ID: picks the owning worker and the upstream connection.
   static std::uint64_t call_hash(std::string_view call_id, sip::BranchMac mac);
 
  private:
   struct Slot;
   struct Store;
+  struct InlineState;
   struct TimerEntry {
     sip::Millis at;
     std::uint32_t slot;
@@ -116,6 +147,27 @@ class RelayEngine {
   void index_insert(std::uint64_t key, std::uint32_t idx);
   void index_erase(std::uint64_t key, std::uint32_t idx);
   std::uint32_t allocate_slot();
+  void release_inline(std::uint32_t idx);
+  std::string_view allowed_methods() const;
+
+  // In-line mode (inline_proxy.cpp).
+  bool start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now);
+  void next_destination(std::uint32_t idx, sip::Millis now);
+  void finish_search(std::uint32_t idx, sip::Millis now);
+  void on_destination_response(const sip::Message& m, sip::Millis now);
+  void on_destination_timer(std::uint32_t idx, sip::Millis now);
+  void apply_destination(std::uint32_t idx, sip::Actions a, sip::Millis now);
+  void abandon_branch(std::uint32_t idx, std::uint16_t as_code, sip::Millis now);
+  void note_candidate(std::uint32_t idx, const sip::Message* resp, std::uint16_t code);
+  void send_destination_ack(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp);
+  void send_destination_cancel(std::uint32_t idx);
+  void cancel_destination(std::uint32_t idx, sip::Millis now);
+  bool routes_through_us(const sip::Message& m) const;
+  void loose_route(const sip::Message& m, const SwitchPeer& from);
+  void route_response(const sip::Message& m);
+  std::size_t route_token(std::string_view call_id, char* out) const;
+  std::size_t stateless_branch(const sip::Message& m, const SwitchPeer& from, char* out) const;
+
   bool parse_stored_request(std::uint32_t idx, sip::MessageWithHeaders<96>& out) const;
   std::size_t local_tag(std::uint32_t idx, char* out) const;
 
@@ -130,6 +182,10 @@ class RelayEngine {
   std::vector<std::uint32_t> free_slots_;
   std::unique_ptr<Store[]> stores_;
   std::vector<std::uint32_t> free_stores_;
+  std::unique_ptr<InlineState[]> inline_;  // in-line mode only: one per store
+  std::vector<std::uint32_t> free_inline_;
+  std::string inline_via_prefix_;  // "SIP/2.0/UDP advertise;branch="
+  std::vector<bool> failover_;     // by status code
   // Open-addressing index from match key to slot (keys are keyed hashes).
   std::vector<std::uint64_t> index_keys_;
   std::vector<std::uint32_t> index_slots_;

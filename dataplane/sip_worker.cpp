@@ -84,7 +84,8 @@ unsigned SipWorker::poll_udp() {
 }
 
 void SipWorker::handle_datagram(Packet* p, bool handed_off) {
-  if (!handed_off && !filter_.allows(p->peer.addr)) {
+  const bool listed = handed_off || filter_.allows(p->peer.addr);
+  if (!listed && !options_.engine.in_line.enabled) {
     bump(counters_.acl_denied);
     release(p);
     return;
@@ -96,6 +97,14 @@ void SipWorker::handle_datagram(Packet* p, bool handed_off) {
   // service judges it (docs/sip-parser.md, "Parse depth").
   opts.depth = sip::ParseDepth::relay;
   const auto r = parsed.parse(p->view(), opts);
+  // In-line mode: destinations and the far end of our dialogs are not in
+  // acl.allow; what they send comes in only when it proves, by keyed MAC,
+  // that it belongs to a call we carry (RelayEngine::admits_unlisted).
+  if (!listed && (!r.ok() || !engine_->admits_unlisted(parsed.msg))) {
+    bump(counters_.acl_denied);
+    release(p);
+    return;
+  }
   const unsigned workers = mail_.sip_workers();
   if (!handed_off && workers > 1 && !parsed.msg.call_id.empty()) {
     // Ownership by Call-ID: the same call always lands on the same worker,

@@ -95,6 +95,8 @@ std::optional<Rule> parse_rule(std::string_view text, std::string& error) {
       rule.trying = true;
     } else if (name == "no_identity" && !has_value) {
       rule.no_identity = true;
+    } else if (name == "verify" && !has_value) {
+      rule.verify = true;
     } else if (name == "delay_ms" && has_value) {
       if (!parse_number(value, rule.delay_ms) || rule.delay_ms > kMaxDelayMs) {
         error = "delay_ms '" + std::string(value) + "' is not a number of milliseconds up to " +
@@ -132,6 +134,25 @@ std::optional<Rule> parse_rule(std::string_view text, std::string& error) {
   if (rule.silent && has_delay) {
     error = "silent never answers, so delay_ms means nothing with it";
     return std::nullopt;
+  }
+  if (rule.verify) {
+    // The verdict rides on the redirect; these would make it mean something else.
+    if (rule.code != 302) {
+      error = "verify only goes with 302, the answer that carries the verification result";
+      return std::nullopt;
+    }
+    if (rule.silent) {
+      error = "silent never answers, so verify means nothing with it";
+      return std::nullopt;
+    }
+    if (rule.no_identity) {
+      error = "verify already leaves out the Identity header: drop no_identity";
+      return std::nullopt;
+    }
+    if (rule.attest != 0) {
+      error = "attest= is for signing, and a verify rule does not sign: drop it";
+      return std::nullopt;
+    }
   }
   return rule;
 }

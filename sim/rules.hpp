@@ -3,7 +3,10 @@
 //
 // Rule syntax (one `rule =` line each, docs/sim.md has examples):
 //   PREFIX CODE [contacts=URI,URI...] [delay_ms=N] [silent] [trying]
-//               [attest=A|B|C] [no_identity]
+//               [attest=A|B|C] [no_identity] [verify]
+// `verify` (302 only) makes the rule the terminating side's verifier: its
+// 302 carries the verdict on the INVITE's Identity header (sim/verification)
+// instead of a new Identity header.
 // PREFIX is matched against the normalized called number (sim/numbers.hpp);
 // a leading '+' and visual separators in it are ignored, "*" matches every
 // number. The longest matching prefix wins; with no match the answer is 503.
@@ -31,6 +34,7 @@ struct Rule {
   bool silent = false;       // never answer: the relay must fail open
   bool trying = false;       // send 100 Trying at once, before the final answer
   bool no_identity = false;  // a 302 without the Identity header
+  bool verify = false;       // a 302 with the verification result, without a new Identity
   char attest = 0;           // 'A', 'B' or 'C'; 0 means shaken.attest
   std::string text;          // as configured, for logs
 };

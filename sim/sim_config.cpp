@@ -125,7 +125,9 @@ ConfigResult load_config(int argc, const char* const* argv, SimConfig& out) {
       ("rule", po::value<strings>(), "PREFIX CODE [contacts=URI,...] [delay_ms=N] [silent] ... (repeatable)")
       ("shaken.key", po::value<std::string>(), "PEM EC P-256 private key signing PASSporTs")
       ("shaken.x5u", po::value<std::string>(), "URL of the certificate of shaken.key")
-      ("shaken.attest", po::value<std::string>(), "attestation level A, B or C");
+      ("shaken.attest", po::value<std::string>(), "attestation level A, B or C")
+      ("shaken.trust", po::value<strings>(),
+       "PEM file of certificates whose keys verify rules accept (repeatable; default: shaken.key's own)");
   po::options_description cli("Command line only");
   cli.add_options()
       ("config", po::value<std::string>(), "INI configuration file")
@@ -233,11 +235,18 @@ ConfigResult load_config(int argc, const char* const* argv, SimConfig& out) {
   if (!out.shaken_key.empty() && out.shaken_x5u.empty()) {
     return fail("shaken.key", "needs shaken.x5u, the URL verifiers fetch the certificate from");
   }
+  for (const auto& text : list("shaken.trust")) {
+    if (trim(text).empty()) return fail("shaken.trust", "is empty: give the path of a PEM file of certificates", text);
+    out.shaken_trust.push_back(text);
+  }
   for (const auto& text : list("rule")) {
     auto rule = parse_rule(text, error);
     if (!rule) return fail("rule", "'" + text + "': " + error, text);
-    if (rule->code == 302 && !rule->no_identity && out.shaken_key.empty()) {
+    if (rule->code == 302 && !rule->no_identity && !rule->verify && out.shaken_key.empty()) {
       return fail("rule", "'" + text + "': a 302 carries a signed Identity header: set shaken.key and shaken.x5u, or add no_identity", text);
+    }
+    if (rule->verify && out.shaken_trust.empty() && out.shaken_key.empty()) {
+      return fail("rule", "'" + text + "': verify needs keys to trust: set shaken.trust (or shaken.key, whose own key is then trusted)", text);
     }
     if (!out.rules.add(std::move(*rule), error)) return fail("rule", "'" + text + "': " + error, text);
   }

@@ -32,6 +32,9 @@ struct SimConfig {
   std::string shaken_key;
   std::string shaken_x5u;
   char shaken_attest = 'A';
+  // PEM files of certificates (or public keys) whose PASSporTs `verify`
+  // rules accept; empty: shaken.key's own key, if set. The server loads them.
+  std::vector<std::string> shaken_trust;
   std::string counters_file;  // empty: no counters file
   std::uint32_t max_connections = 10000;
   std::uint32_t send_buffer = 0;  // SO_SNDBUF of accepted connections; 0 leaves the kernel's

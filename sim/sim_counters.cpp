@@ -13,6 +13,8 @@ namespace sigrelay::sim {
 std::string counters_json(const SimCounters& c) {
   nlohmann::json by_code = nlohmann::json::object();
   for (const auto& [code, n] : c.invites_by_code) by_code[std::to_string(code)] = n;
+  nlohmann::json failures = nlohmann::json::object();
+  for (const auto& [reason, n] : c.verification_failures) failures[reason] = n;
   const nlohmann::json j = {
       {"connections_accepted", c.connections_accepted},
       {"connections_open", c.connections_open},
@@ -38,6 +40,10 @@ std::string counters_json(const SimCounters& c) {
       {"responses_sent", c.responses_sent},
       {"responses_undeliverable", c.responses_undeliverable},
       {"slow_peer_closes", c.slow_peer_closes},
+      {"verifications_passed", c.verifications_passed},
+      {"verifications_failed", c.verifications_failed},
+      {"verifications_none", c.verifications_none},
+      {"verification_failures", failures},
       {"last_invite", c.last_invite},
   };
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

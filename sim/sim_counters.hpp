@@ -34,6 +34,12 @@ struct SimCounters {
   std::uint64_t responses_sent = 0;
   std::uint64_t responses_undeliverable = 0;  // the connection closed before the answer was due
   std::uint64_t slow_peer_closes = 0;      // too much unsent data for a peer that does not read
+  // INVITEs matching a `verify` rule, by verstat (ATIS-1000074), and the
+  // failures by reason (sim/verification.hpp: IdentityCheck names).
+  std::uint64_t verifications_passed = 0;
+  std::uint64_t verifications_failed = 0;
+  std::uint64_t verifications_none = 0;    // no Identity header
+  std::map<std::string, std::uint64_t> verification_failures;
   std::string last_invite;                 // raw text of the last INVITE received
 };
 

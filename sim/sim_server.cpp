@@ -52,20 +52,26 @@ std::string openssl_error() {
   return buf;
 }
 
-std::string address_text(const sockaddr_storage& ss) {
+// The address as a URI host: "192.0.2.1" or "[2001:db8::1]"; "?" for others.
+std::string host_text(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
-  std::uint16_t port = 0;
   if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, host, sizeof host);
+    return host;
   }
   if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    port = ntohs(a->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]";
+  }
+  return "?";
+}
+
+std::string address_text(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    return host_text(ss) + ":" + std::to_string(ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    return host_text(ss) + ":" + std::to_string(ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port));
   }
   return "?";
 }
@@ -136,7 +142,34 @@ SimServer::~SimServer() {
   }
 }
 
+bool SimServer::load_trust(std::string& error) {
+  if (trust_loaded_) return true;
+  const bool verifies = std::any_of(config_.rules.rules().begin(), config_.rules.rules().end(),
+                                    [](const Rule& r) { return r.verify; });
+  // Listed files are checked even with no verify rule: a configuration
+  // that names an unreadable file is wrong whatever the rules say.
+  for (const std::string& path : config_.shaken_trust) {
+    if (!load_trusted_keys(path, trusted_, error)) {
+      error = "shaken.trust: " + error;
+      return false;
+    }
+  }
+  if (config_.shaken_trust.empty() && verifies && !config_.shaken_key.empty()) {
+    // One simulator can then sign on the originating side and verify on the
+    // terminating side. A private key object verifies as well as its public half.
+    PkeyPtr own = load_p256_private_key(config_.shaken_key, error);
+    if (!own) {
+      error = "shaken.key: " + error;
+      return false;
+    }
+    trusted_.push_back(std::move(own));
+  }
+  trust_loaded_ = true;
+  return true;
+}
+
 bool SimServer::load_tls(std::string& error) {
+  if (!load_trust(error)) return false;
   if (config_.tls.empty() || tls_ctx_ != nullptr) return true;
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   auto fail = [&](std::string what) {
@@ -320,6 +353,11 @@ void SimServer::on_accept(Listener& l) {
     c->fd = fd;
     c->peer = peer;
     c->peer_text = address_text(peer);
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
+    c->local_host = ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0
+                        ? host_text(local)
+                        : l.bound.substr(0, l.bound.rfind(':'));
     if (l.tls) {
       c->ssl = SSL_new(tls_ctx_);
       if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
@@ -552,7 +590,8 @@ void SimServer::on_invite(Connection& c, const sip::Message& m) {
   Transaction& stored = transactions_.emplace(id, std::move(t)).first->second;
 
   if (d.rule != nullptr && d.rule->trying) reply(c, m, 100, {});
-  const std::string why = d.rule != nullptr ? " (rule '" + d.rule->text + "')" : std::string(" (no rule matched)");
+  std::string why = d.rule != nullptr ? " (rule '" + d.rule->text + "')" : std::string(" (no rule matched)");
+  if (d.action == Action::answer && d.rule != nullptr && d.rule->verify) why += " " + verify(stored, c, m);
   switch (d.action) {
     case Action::forbidden:
       ++counters_.forbidden;
@@ -575,6 +614,25 @@ void SimServer::on_invite(Connection& c, const sip::Message& m) {
       }
       break;
   }
+}
+
+std::string SimServer::verify(Transaction& t, const Connection& c, const sip::Message& m) {
+  const IdentityResult r = verify_identity(m, trusted_, static_cast<std::int64_t>(std::time(nullptr)));
+  switch (r.verstat) {
+    case VerStat::tn_validation_passed: ++counters_.verifications_passed; break;
+    case VerStat::tn_validation_failed:
+      ++counters_.verifications_failed;
+      ++counters_.verification_failures[std::string(to_string(r.check))];
+      break;
+    case VerStat::no_tn_validation: ++counters_.verifications_none; break;
+  }
+  counters_dirty_ = true;
+  t.verified = true;
+  t.verification = verification_headers(r, m, c.local_host);
+  std::string out = "verstat=" + std::string(to_string(r.verstat));
+  if (r.verstat == VerStat::tn_validation_failed) out += " (" + std::string(to_string(r.check)) + ")";
+  if (r.attest != 0) out += " attest=" + std::string(1, r.attest);
+  return out;
 }
 
 void SimServer::on_cancel(Connection& c, const sip::Message& m) {
@@ -628,7 +686,11 @@ void SimServer::answer(Transaction& t, std::uint16_t code) {
   std::vector<sip::ExtraHeader> extra;
   if (code == t.code && t.rule != nullptr) {
     values = contact_values(*t.rule);
-    if (code == 302 && !t.rule->no_identity && signer_) {
+    if (code == 302 && t.verified) {
+      // The terminating side reports what it found and signs nothing new.
+      values.push_back(t.verification.p_asserted_identity);
+      if (!t.verification.attestation_indicator.empty()) values.push_back(t.verification.attestation_indicator);
+    } else if (code == 302 && !t.rule->no_identity && signer_) {
       PassportClaims claims;
       claims.attest = t.rule->attest != 0 ? t.rule->attest : config_.shaken_attest;
       claims.dest_tn = called_number(m.msg);
@@ -642,8 +704,12 @@ void SimServer::answer(Transaction& t, std::uint16_t code) {
       }
     }
     const std::size_t contacts = t.rule->contacts.size();
+    static constexpr std::string_view kVerificationNames[] = {"P-Asserted-Identity", "P-Attestation-Indicator"};
     for (std::size_t i = 0; i < values.size(); ++i) {
-      extra.push_back({i < contacts ? "Contact" : "Identity", values[i]});
+      const std::string_view name = i < contacts ? "Contact"
+                                    : t.verified  ? kVerificationNames[i - contacts]
+                                                  : "Identity";
+      extra.push_back({name, values[i]});
     }
   }
   t.response = build(m.msg, code, t.to_tag, {}, extra);

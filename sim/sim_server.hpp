@@ -19,6 +19,7 @@
 #include "sim/sim_config.hpp"
 #include "sim/sim_counters.hpp"
 #include "sim/timer_queue.hpp"
+#include "sim/verification.hpp"
 #include "sip/message.hpp"
 #include "sip/response_builder.hpp"
 #include "sip/stream_framer.hpp"
@@ -33,8 +34,9 @@ class SimServer {
   SimServer(const SimServer&) = delete;
   SimServer& operator=(const SimServer&) = delete;
 
-  // Loads the TLS certificate and key (open() does it too): a config check
-  // that catches unreadable files without binding anything.
+  // Loads the TLS certificate and key and the keys `verify` rules trust
+  // (open() does it too): a config check that catches unreadable files
+  // without binding anything.
   bool load_tls(std::string& error);
   // Loads the TLS certificate, binds every listener, blocks SIGTERM/SIGINT
   // into a signalfd and writes the first counters file.
@@ -65,6 +67,7 @@ class SimServer {
     std::uint32_t events = 0;
     sockaddr_storage peer{};
     std::string peer_text;
+    std::string local_host;  // our address as a URI host ("[...]" for IPv6)
     std::string in;
     sip::StreamFramer framer;
     std::string out;
@@ -81,8 +84,14 @@ class SimServer {
     std::uint16_t code = 0;
     const Rule* rule = nullptr;
     bool answered = false;
+    bool verified = false;              // a `verify` rule: the 302 carries `verification`
+    VerificationHeaders verification;
   };
 
+  bool load_trust(std::string& error);
+  // Checks the INVITE's Identity for a `verify` rule, counts the verdict and
+  // keeps the headers for the answer; returns the verdict for the log.
+  std::string verify(Transaction& t, const Connection& c, const sip::Message& m);
   void on_signal();
   void on_accept(Listener& l);
   void service(Connection& c);
@@ -114,6 +123,8 @@ class SimServer {
 
   SimConfig config_;
   std::unique_ptr<PassportSigner> signer_;
+  TrustedKeys trusted_;
+  bool trust_loaded_ = false;
   SSL_CTX* tls_ctx_ = nullptr;
   int epoll_fd_ = -1;
   int signal_fd_ = -1;

@@ -174,6 +174,20 @@ TEST_F(ConfigTest, EveryDefault) {
   EXPECT_EQ(c.sip.t1_ms, 500U);
   EXPECT_EQ(c.sip.t2_ms, 4000U);
   EXPECT_EQ(c.sip.t4_ms, 5000U);
+  EXPECT_EQ(c.in_line.copy_headers, (std::vector<std::string>{"P-Asserted-Identity", "P-Attestation-Indicator"}));
+  // 408 Request Timeout and every 5xx (RFC 3261 §21.4.9, §21.5): the
+  // destination failed, another may not.
+  std::vector<std::uint16_t> failover{408};
+  for (std::uint16_t code = 500; code <= 599; ++code) failover.push_back(code);
+  EXPECT_EQ(c.in_line.failover_codes, failover);
+  EXPECT_EQ(c.in_line.branch_timeout_ms, 2000U);
+  EXPECT_EQ(c.in_line.ring_timeout_ms, 0U);
+  ASSERT_EQ(c.in_line.allow_destinations.size(), 2U);
+  EXPECT_EQ(c.in_line.allow_destinations[0].to_string(), "0.0.0.0/0");
+  EXPECT_EQ(c.in_line.allow_destinations[1].to_string(), "::/0");
+  EXPECT_EQ(c.in_line.max_redirections, 5U);
+  EXPECT_EQ(c.in_line.advertise.text, "");  // relay mode: nothing derived
+  EXPECT_FALSE(c.in_line.advertise_set);
   // The empty whitelist is legal but refuses everyone: say so.
   EXPECT_TRUE(has_warning(r, "acl.allow")) << dump(r);
 }
@@ -219,6 +233,13 @@ TEST(ConfigKeys, TheIssuesKeysAndNoOthers) {
       "upstream.reconnect_max_ms",
       "acl.allow",
       "emergency.numbers",
+      "inline.copy_headers",
+      "inline.failover_codes",
+      "inline.branch_timeout_ms",
+      "inline.ring_timeout_ms",
+      "inline.allow_destinations",
+      "inline.max_redirections",
+      "inline.advertise",
       "dataplane.backend",
       "dataplane.workers",
       "dataplane.eal",
@@ -252,8 +273,12 @@ TEST(ConfigKeys, TheIssuesKeysAndNoOthers) {
 }
 
 TEST(ConfigKeys, ListKeysAreTheRepeatableOnes) {
-  const std::set<std::string> lists = {"listen.udp", "listen.tcp", "listen.tls", "upstream.uri", "acl.allow",
-                                       "emergency.numbers", "dataplane.address", "dataplane.gateway"};
+  const std::set<std::string> lists = {
+      "listen.udp",          "listen.tcp",            "listen.tls",
+      "upstream.uri",        "acl.allow",             "emergency.numbers",
+      "inline.copy_headers", "inline.failover_codes", "inline.allow_destinations",
+      "dataplane.address",   "dataplane.gateway",
+  };
   for (const KeyInfo& k : config_keys()) EXPECT_EQ(k.repeatable, lists.count(k.name) == 1) << k.name;
 }
 
@@ -311,6 +336,33 @@ const BadCase kBadCases[] = {
     {"emergency.numbers", "+911", ConfigErrorKind::bad_value},
     {"emergency.numbers", "9-1-1", ConfigErrorKind::bad_value},
     {"emergency.numbers", "1234567890123456", ConfigErrorKind::out_of_range},
+    {"inline.copy_headers", "Identity", ConfigErrorKind::bad_value},
+    {"inline.copy_headers", "P-Asserted-Identity:", ConfigErrorKind::bad_value},
+    {"inline.copy_headers", "Contact", ConfigErrorKind::bad_value},
+    {"inline.failover_codes", "603", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "200", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "180", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "500-699", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "1000", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "700", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "099", ConfigErrorKind::out_of_range},
+    {"inline.failover_codes", "599-500", ConfigErrorKind::bad_value},
+    {"inline.failover_codes", "5xx", ConfigErrorKind::bad_value},
+    {"inline.failover_codes", "500-", ConfigErrorKind::bad_value},
+    {"inline.branch_timeout_ms", "99", ConfigErrorKind::out_of_range},
+    {"inline.branch_timeout_ms", "60001", ConfigErrorKind::out_of_range},
+    {"inline.branch_timeout_ms", "2s", ConfigErrorKind::bad_value},
+    {"inline.ring_timeout_ms", "999", ConfigErrorKind::out_of_range},
+    {"inline.ring_timeout_ms", "1", ConfigErrorKind::out_of_range},
+    {"inline.ring_timeout_ms", "180001", ConfigErrorKind::out_of_range},
+    {"inline.ring_timeout_ms", "off", ConfigErrorKind::bad_value},
+    {"inline.allow_destinations", "198.51.100.7/24", ConfigErrorKind::bad_value},
+    {"inline.allow_destinations", "gw.example.net", ConfigErrorKind::bad_value},
+    {"inline.max_redirections", "0", ConfigErrorKind::out_of_range},
+    {"inline.max_redirections", "16", ConfigErrorKind::out_of_range},
+    {"inline.advertise", "relay.example.net:5060", ConfigErrorKind::bad_value},
+    {"inline.advertise", "192.0.2.10", ConfigErrorKind::bad_value},
+    {"inline.advertise", "2001:db8::10:5060", ConfigErrorKind::bad_value},
     {"dataplane.backend", "netmap", ConfigErrorKind::bad_value},
     {"dataplane.workers", "0", ConfigErrorKind::out_of_range},
     {"dataplane.workers", "65", ConfigErrorKind::out_of_range},
@@ -819,7 +871,8 @@ TEST_F(ConfigTest, BooleanSpellings) {
 }
 
 TEST_F(ConfigTest, ChoicesIgnoreCase) {
-  const Config c = load_ok(std::string("mode = Inline\n") + std::string(kUpstream) + "log.level = DEBUG\n");
+  const Config c = load_ok(std::string("mode = Inline\n") + std::string(kUpstream) +
+                           "log.level = DEBUG\nlisten.udp = 192.0.2.10:5060\n");
   EXPECT_EQ(c.mode, Mode::in_line);
   EXPECT_EQ(c.log.level, LogLevel::debug);
 }
@@ -978,6 +1031,255 @@ TEST_F(ConfigTest, DpdkKeysWithTheSocketBackendWarn) {
   EXPECT_TRUE(has_warning(r, "dataplane.eal has no effect")) << dump(r);
 }
 
+// ------------------------------------------------------------ in-line mode
+
+constexpr std::string_view kInline = "mode = inline\nupstream.uri = sip:sip.example.net\n";
+
+TEST_F(ConfigTest, FailoverRangesExpandIntoSortedCodes) {
+  const Config c = load_ok(std::string(kInline) +
+                           "[listen]\nudp = 192.0.2.10:5060\n"
+                           "[inline]\n"
+                           "failover_codes = 503-504, 408\n"
+                           "failover_codes = 486 300 599-599\n");
+  EXPECT_EQ(c.in_line.failover_codes, (std::vector<std::uint16_t>{300, 408, 486, 503, 504, 599}));
+}
+
+TEST_F(ConfigTest, FailoverRefusesWhatIsNotAFailure) {
+  // RFC 3261: 1xx is provisional (§7.2), 2xx is success (§21.2), and after a
+  // 6xx a proxy creates no new branches (§16.7 step 5).
+  const std::pair<const char*, const char*> cases[] = {
+      {"183", "provisional"},     {"200", "answer"},     {"202", "answer"},
+      {"600", "16.7"},            {"603", "16.7"},       {"500-600", "16.7"},
+      {"200-299", "answer"},      {"100-408", "provisional"},
+  };
+  for (const auto& [value, why] : cases) {
+    const LoadResult r = load(std::string(kInline) + "[inline]\n\nfailover_codes = 408, " + value + "\n");
+    const ConfigError* e = find_error(r, "inline.failover_codes");
+    ASSERT_NE(e, nullptr) << value << "\n" << dump(r);
+    EXPECT_EQ(e->kind, ConfigErrorKind::out_of_range) << value;
+    EXPECT_EQ(e->line, 5) << value;
+    EXPECT_NE(e->message.find(value), std::string::npos) << e->message;
+    EXPECT_NE(e->message.find(why), std::string::npos) << e->message;
+  }
+}
+
+TEST_F(ConfigTest, FailoverCodeTwiceIsOneDuplicateError) {
+  const LoadResult r = load(std::string(kInline) +
+                            "[inline]\n"
+                            "failover_codes = 500-599\n"
+                            "failover_codes = 503, 408\n"
+                            "failover_codes = 500-599\n");
+  std::vector<int> lines;
+  for (const ConfigError& e : r.errors) {
+    EXPECT_EQ(e.kind, ConfigErrorKind::duplicate_item) << dump(r);
+    EXPECT_EQ(e.key, "inline.failover_codes");
+    lines.push_back(e.line);
+  }
+  // One error per repeating item, not one per code of a repeated range.
+  EXPECT_EQ(lines, (std::vector<int>{5, 6})) << dump(r);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_NE(r.errors[0].message.find("'503' is listed twice (also line 4)"), std::string::npos) << dump(r);
+}
+
+TEST_F(ConfigTest, IdentityIsAlwaysCopiedSoNotListed) {
+  // "y" is Identity's compact form (RFC 8224 §4); header names ignore case.
+  for (const char* name : {"Identity", "IDENTITY", "identity", "y"}) {
+    const LoadResult r = load(std::string(kInline) + "[inline]\ncopy_headers = P-Asserted-Identity, " + name + "\n");
+    const ConfigError* e = find_error(r, "inline.copy_headers");
+    ASSERT_NE(e, nullptr) << name << "\n" << dump(r);
+    EXPECT_EQ(e->kind, ConfigErrorKind::bad_value);
+    EXPECT_EQ(e->line, 4);
+    EXPECT_NE(e->message.find("always copied"), std::string::npos) << e->message;
+  }
+}
+
+TEST_F(ConfigTest, CopyHeadersAreTokensComparedWithoutCase) {
+  const Config c = load_ok(std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n" +
+                           "[inline]\ncopy_headers = P-Asserted-Identity\ncopy_headers = Diversion X-Carrier.Tag~1\n");
+  EXPECT_EQ(c.in_line.copy_headers,
+            (std::vector<std::string>{"P-Asserted-Identity", "Diversion", "X-Carrier.Tag~1"}));
+
+  const LoadResult r = load(std::string(kInline) +
+                            "[inline]\ncopy_headers = P-Asserted-Identity\ncopy_headers = p-asserted-identity\n");
+  const ConfigError* e = find_error(r, "inline.copy_headers");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::duplicate_item);
+  EXPECT_EQ(e->line, 5);
+  // A compact form is the same header as its full name (RFC 3261 §7.3.3).
+  const LoadResult compact = load(std::string(kInline) + "[inline]\ncopy_headers = Supported, k\n");
+  const ConfigError* ce = find_error(compact, "inline.copy_headers");
+  ASSERT_NE(ce, nullptr) << dump(compact);
+  EXPECT_EQ(ce->kind, ConfigErrorKind::duplicate_item);
+}
+
+TEST_F(ConfigTest, CopyHeadersRefuseTheInvitesOwnHeaders) {
+  for (const char* name : {"Via", "v", "Call-ID", "From", "To", "CSeq", "Contact", "m", "Max-Forwards", "Route",
+                           "Record-Route", "Content-Length", "Content-Type"}) {
+    const LoadResult r = load(std::string(kInline) + "[inline]\ncopy_headers = " + name + "\n");
+    const ConfigError* e = find_error(r, "inline.copy_headers");
+    ASSERT_NE(e, nullptr) << name << "\n" << dump(r);
+    EXPECT_EQ(e->kind, ConfigErrorKind::bad_value) << name;
+    EXPECT_EQ(e->line, 4) << name;
+  }
+}
+
+TEST_F(ConfigTest, CopyNothingButIdentity) {
+  const Config c = load_ok(std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n[inline]\ncopy_headers =\n");
+  EXPECT_TRUE(c.in_line.copy_headers.empty());
+}
+
+TEST_F(ConfigTest, InlineNumberRanges) {
+  const std::string base = std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n[inline]\n";
+  Config c = load_ok(base + "branch_timeout_ms = 100\nring_timeout_ms = 1000\nmax_redirections = 1\n");
+  EXPECT_EQ(c.in_line.branch_timeout_ms, 100U);
+  EXPECT_EQ(c.in_line.ring_timeout_ms, 1000U);
+  EXPECT_EQ(c.in_line.max_redirections, 1U);
+  c = load_ok(base + "branch_timeout_ms = 30000\nring_timeout_ms = 180000\nmax_redirections = 15\n");
+  EXPECT_EQ(c.in_line.branch_timeout_ms, 30000U);
+  EXPECT_EQ(c.in_line.ring_timeout_ms, 180000U);
+  EXPECT_EQ(c.in_line.max_redirections, 15U);
+  c = load_ok(base + "ring_timeout_ms = 0\n");
+  EXPECT_EQ(c.in_line.ring_timeout_ms, 0U);
+
+  // Between off and the smallest timeout: the message shows both readings.
+  const LoadResult r = load(base + "ring_timeout_ms = 500\n");
+  const ConfigError* e = find_error(r, "inline.ring_timeout_ms");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::out_of_range);
+  EXPECT_EQ(e->line, 6);
+  EXPECT_NE(e->message.find("0 (off) or 1000..180000"), std::string::npos) << e->message;
+}
+
+TEST_F(ConfigTest, BranchTimeoutBeyondTimerBWarns) {
+  // Timer B = 64*T1 = 32 s with T1 = 500 ms (RFC 3261 §17.1.1.2).
+  const LoadResult r = load(std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n[inline]\nbranch_timeout_ms = 32000\n");
+  ASSERT_TRUE(r.config) << dump(r);
+  EXPECT_TRUE(has_warning(r, "inline.branch_timeout_ms")) << dump(r);
+}
+
+TEST_F(ConfigTest, AdvertiseDerivedFromAConcreteUdpListener) {
+  const LoadResult r = load(std::string(kInline) + "acl.allow = 192.0.2.0/24\n" +
+                            "[listen]\nudp = 192.0.2.10:5070, [2001:db8::10]:5060\n");
+  ASSERT_TRUE(r.config) << dump(r);
+  EXPECT_TRUE(r.warnings.empty()) << dump(r);
+  EXPECT_TRUE(r.config->in_line.advertise_set);
+  EXPECT_EQ(r.config->in_line.advertise.text, "192.0.2.10:5070");
+  EXPECT_EQ(r.config->in_line.advertise.port(), 5070);
+  EXPECT_FALSE(r.config->in_line.advertise.is_wildcard());
+}
+
+TEST_F(ConfigTest, AdvertiseCannotComeFromAWildcardListener) {
+  // listen.udp defaults to 0.0.0.0:5060: no address to put in Via.
+  const LoadResult r = load(kInline);
+  EXPECT_FALSE(r.config.has_value());
+  const ConfigError* e = find_error(r, "inline.advertise");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::inconsistent);
+  EXPECT_EQ(e->line, 0);  // nobody wrote it
+  EXPECT_NE(e->message.find("must be set"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("Via"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("0.0.0.0:5060"), std::string::npos) << e->message;
+
+  const LoadResult no_udp = load(std::string(kInline) + "listen.udp =\n");
+  const ConfigError* ne = find_error(no_udp, "inline.advertise");
+  ASSERT_NE(ne, nullptr) << dump(no_udp);
+  EXPECT_EQ(ne->kind, ConfigErrorKind::inconsistent);
+}
+
+TEST_F(ConfigTest, AdvertiseGivenWinsOverTheListener) {
+  const Config c = load_ok(std::string(kInline) + "[inline]\nadvertise = [2001:db8::20]:5080\n");
+  EXPECT_TRUE(c.in_line.advertise_set);
+  EXPECT_EQ(c.in_line.advertise.text, "[2001:db8::20]:5080");
+  EXPECT_EQ(c.in_line.advertise.family(), AF_INET6);
+}
+
+TEST_F(ConfigTest, AdvertiseMustNotBeAWildcard) {
+  for (const char* value : {"0.0.0.0:5060", "[::]:5060"}) {
+    const LoadResult r = load(std::string(kInline) + "[inline]\nadvertise = " + value + "\n");
+    const ConfigError* e = find_error(r, "inline.advertise");
+    ASSERT_NE(e, nullptr) << value << "\n" << dump(r);
+    EXPECT_EQ(e->kind, ConfigErrorKind::bad_value);
+    EXPECT_EQ(e->line, 4);
+    EXPECT_EQ(format_error(*e, path_).rfind(path_ + ":4: inline.advertise: ", 0), 0U);
+  }
+}
+
+TEST_F(ConfigTest, AdvertiseDerivedFromTheDpdkPort) {
+  const std::string dpdk = "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24, 2001:db8::1/64\n";
+  // A wildcard listener: the port's first address of its family, its port.
+  Config c = load_ok(std::string(kInline) + "listen.udp = 0.0.0.0:5070\n" + dpdk);
+  EXPECT_TRUE(c.in_line.advertise_set);
+  EXPECT_EQ(c.in_line.advertise.text, "198.18.0.1:5070");
+  c = load_ok(std::string(kInline) + "listen.udp = [::]:5060\n" + dpdk);
+  EXPECT_EQ(c.in_line.advertise.text, "[2001:db8::1]:5060");
+  // A concrete listener is where responses come back to: that one.
+  c = load_ok(std::string(kInline) + "listen.udp = 198.18.0.2:5060\n" +
+              "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24, 198.18.0.2/24\n");
+  EXPECT_EQ(c.in_line.advertise.text, "198.18.0.2:5060");
+  // No address of the listener's family on the port.
+  const LoadResult r = load(std::string(kInline) + "listen.udp = [::]:5060\n" +
+                            "[dataplane]\nbackend = dpdk\neal = -l 0-1\naddress = 198.18.0.1/24\n");
+  const ConfigError* e = find_error(r, "inline.advertise");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->kind, ConfigErrorKind::inconsistent);
+}
+
+TEST_F(ConfigTest, DpdkWithoutAddressIsOneErrorNotTwo) {
+  const LoadResult r = load(std::string(kInline) + "[dataplane]\nbackend = dpdk\neal = -l 0-1\n");
+  EXPECT_NE(find_error(r, "dataplane.address"), nullptr) << dump(r);
+  EXPECT_EQ(find_error(r, "inline.advertise"), nullptr) << dump(r);
+}
+
+TEST_F(ConfigTest, RelayModeIgnoresTheInlineKeys) {
+  // Values that would be errors or warnings in in-line mode: a wildcard
+  // listener with nothing to derive from, no destination allowed.
+  const LoadResult r = load(std::string(kUpstream) +
+                            "[inline]\n"
+                            "allow_destinations =\n"
+                            "advertise = 0.0.0.0:5060\n"
+                            "ring_timeout_ms = 60000\n");
+  ASSERT_TRUE(r.config) << dump(r);
+  EXPECT_EQ(r.config->mode, Mode::relay);
+  EXPECT_EQ(r.config->in_line.ring_timeout_ms, 60000U);
+  EXPECT_TRUE(has_warning(r, "inline.ring_timeout_ms has no effect: mode is relay")) << dump(r);
+  EXPECT_TRUE(has_warning(r, "inline.advertise has no effect")) << dump(r);
+  EXPECT_FALSE(has_warning(r, "every Contact")) << dump(r);
+  // Nothing derived from a concrete listener either.
+  const Config c = load_ok(std::string(kUpstream) + "listen.udp = 192.0.2.10:5060\n");
+  EXPECT_FALSE(c.in_line.advertise_set);
+  EXPECT_EQ(c.in_line.advertise.text, "");
+}
+
+TEST_F(ConfigTest, InlineWithNoDestinationAllowedWarns) {
+  const LoadResult r = load(std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n[inline]\nallow_destinations =\n");
+  ASSERT_TRUE(r.config) << dump(r);
+  EXPECT_TRUE(has_warning(r, "inline.allow_destinations is empty")) << dump(r);
+}
+
+TEST_F(ConfigTest, InlineSummaryLoadsBackWithTheDerivedAddress) {
+  const LoadResult first = load(std::string(kInline) + "[listen]\nudp = 192.0.2.10:5060\n[inline]\n" +
+                                "failover_codes = 486, 408, 500-503\nring_timeout_ms = 45000\n");
+  ASSERT_TRUE(first.config) << dump(first);
+  const std::string summary = summarize(*first.config);
+  EXPECT_NE(summary.find("[inline]\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("failover_codes = 408 486 500-503\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("advertise = 192.0.2.10:5060\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("copy_headers = P-Asserted-Identity P-Attestation-Indicator\n"), std::string::npos)
+      << summary;
+  const LoadResult second = load(summary);
+  ASSERT_TRUE(second.config) << dump(second) << summary;
+  EXPECT_EQ(second.config->in_line.failover_codes, first.config->in_line.failover_codes);
+  EXPECT_EQ(summarize(*second.config), summary);
+}
+
+TEST_F(ConfigTest, RelaySummaryLeavesTheInlineKeysOut) {
+  const LoadResult r = load(kUpstream);
+  ASSERT_TRUE(r.config);
+  const std::string summary = summarize(*r.config);
+  EXPECT_EQ(summary.find("[inline]"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("# inline settings left out: mode is relay"), std::string::npos) << summary;
+}
+
 // ------------------------------------------------------ realistic round trip
 
 class RealisticConfig : public ConfigTest {
@@ -1016,6 +1318,15 @@ class RealisticConfig : public ConfigTest {
            "[emergency]\n"
            "numbers = 911, 933\n"
            "numbers = 112\n"
+           "[inline]\n"
+           "copy_headers = P-Asserted-Identity\n"
+           "copy_headers = P-Attestation-Indicator, Diversion\n"
+           "failover_codes = 408, 480\n"
+           "failover_codes = 500-503\n"
+           "branch_timeout_ms = 1500\n"
+           "ring_timeout_ms = 30000\n"
+           "allow_destinations = 198.51.100.0/24, 2001:db8:7::/48\n"
+           "max_redirections = 3\n"
            "[dataplane]\n"
            "backend = dpdk\n"
            "workers = 4\n"
@@ -1108,6 +1419,17 @@ TEST_F(RealisticConfig, LoadsEveryValueWithoutWarnings) {
   EXPECT_EQ(c.limits.max_message_size, 8192U);
   EXPECT_EQ(c.limits.max_transactions, 131072U);
   EXPECT_EQ(c.sip.t1_ms, 250U);
+  EXPECT_EQ(c.in_line.copy_headers,
+            (std::vector<std::string>{"P-Asserted-Identity", "P-Attestation-Indicator", "Diversion"}));
+  EXPECT_EQ(c.in_line.failover_codes, (std::vector<std::uint16_t>{408, 480, 500, 501, 502, 503}));
+  EXPECT_EQ(c.in_line.branch_timeout_ms, 1500U);
+  EXPECT_EQ(c.in_line.ring_timeout_ms, 30000U);
+  ASSERT_EQ(c.in_line.allow_destinations.size(), 2U);
+  EXPECT_EQ(c.in_line.allow_destinations[1].to_string(), "2001:db8:7::/48");
+  EXPECT_EQ(c.in_line.max_redirections, 3U);
+  // Not given: the concrete listen.udp address (also dataplane.address).
+  EXPECT_TRUE(c.in_line.advertise_set);
+  EXPECT_EQ(c.in_line.advertise.text, "192.0.2.10:5060");
   // The whitelist built from it, as a worker would use it.
   const AddressAcl acl(c.acl.allow);
   sockaddr_storage ss{};
@@ -1128,6 +1450,15 @@ TEST_F(RealisticConfig, SummaryLoadsBackToTheSameConfig) {
   EXPECT_NE(summary.find("timeout_ms = 1500"), std::string::npos) << summary;
   EXPECT_NE(summary.find("allow = 192.0.2.0/24 198.51.100.0/25 2001:db8:5::/48"), std::string::npos) << summary;
   EXPECT_NE(summary.find("# upstream 2: TLS to backup.example.net port 5061"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("[inline]\ncopy_headers = P-Asserted-Identity P-Attestation-Indicator Diversion\n"
+                         "failover_codes = 408 480 500-503\n"
+                         "branch_timeout_ms = 1500\n"
+                         "ring_timeout_ms = 30000\n"
+                         "allow_destinations = 198.51.100.0/24 2001:db8:7::/48\n"
+                         "max_redirections = 3\n"
+                         "advertise = 192.0.2.10:5060\n"),
+            std::string::npos)
+      << summary;
   const LoadResult second = load(summary);
   ASSERT_TRUE(second.config) << dump(second) << summary;
   EXPECT_EQ(summarize(*second.config), summary);

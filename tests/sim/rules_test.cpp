@@ -48,6 +48,21 @@ TEST(Rules, ParsesEveryOption) {
   EXPECT_EQ(must_parse("* 404").prefix, "");
   EXPECT_EQ(must_parse("+1-800 503").prefix, "1800");
   EXPECT_TRUE(must_parse("1 302 contacts=tel:+12125550100 no_identity").no_identity);
+  EXPECT_FALSE(r.verify);
+  const Rule v = must_parse("+1212 302 contacts=sip:term@192.0.2.30 verify trying delay_ms=5");
+  EXPECT_TRUE(v.verify);
+  EXPECT_FALSE(v.no_identity);
+  EXPECT_EQ(v.contacts.size(), 1u);
+}
+
+TEST(Rules, VerifyGoesOnlyWithAPlain302) {
+  // The verification result rides on the redirect (docs/sim.md).
+  EXPECT_NE(parse_error("1212 603 verify").find("302"), std::string::npos);
+  EXPECT_NE(parse_error("1212 301 contacts=sip:a@b verify").find("302"), std::string::npos);
+  EXPECT_NE(parse_error("1212 302 silent verify").find("silent"), std::string::npos);
+  EXPECT_NE(parse_error("1212 302 verify no_identity").find("no_identity"), std::string::npos);
+  EXPECT_NE(parse_error("1212 302 verify attest=A").find("attest"), std::string::npos);
+  EXPECT_NE(parse_error("1212 302 verify=yes").find("unknown option 'verify=yes'"), std::string::npos);
 }
 
 TEST(Rules, RejectsBadRules) {

@@ -115,6 +115,8 @@ TEST_F(SimConfigTest, BadValuesAreNamed) {
       {"listen.tcp = 127.0.0.1:0\nrule = 1212 503\nrule = 1212 603\n", "already used"},
       {"listen.tcp = 127.0.0.1:0\nrule = 1212 2xx\n", "300 to 699"},
       {"listen.tcp = 127.0.0.1:0\ntls.cert = a\ntls.cert = b\n", "tls.cert"},
+      {"listen.tcp = 127.0.0.1:0\nshaken.trust =\n", "shaken.trust"},
+      {"listen.tcp = 127.0.0.1:0\nshaken.trust = /t.pem\nrule = 1212 603 verify\n", "302"},
   };
   for (const Case& k : cases) {
     const std::string path = write(k.text);
@@ -123,6 +125,62 @@ TEST_F(SimConfigTest, BadValuesAreNamed) {
     EXPECT_EQ(r.status, ConfigStatus::error) << k.text;
     EXPECT_NE(r.message.find(k.expect), std::string::npos) << k.text << " -> " << r.message;
   }
+}
+
+TEST_F(SimConfigTest, ShakenTrustIsRepeatable) {
+  const std::string path = write(
+      "listen.tcp = 127.0.0.1:0\n"
+      "shaken.trust = /etc/sim/carriers.pem\n"
+      "[shaken]\n"
+      "trust = /etc/sim/own.pem\n");
+  SimConfig c;
+  ConfigResult r = load({"--config", path}, c);
+  ASSERT_EQ(r.status, ConfigStatus::ok) << r.message;
+  EXPECT_EQ(c.shaken_trust, (std::vector<std::string>{"/etc/sim/carriers.pem", "/etc/sim/own.pem"}));
+  EXPECT_TRUE(c.shaken_key.empty());
+
+  SimConfig d;
+  r = load({"--config", path, "--shaken.trust=/tmp/other.pem"}, d);
+  ASSERT_EQ(r.status, ConfigStatus::ok) << r.message;
+  EXPECT_EQ(d.shaken_trust, std::vector<std::string>{"/tmp/other.pem"});
+
+  SimConfig none;
+  r = load({"--listen.tcp=127.0.0.1:0"}, none);
+  ASSERT_EQ(r.status, ConfigStatus::ok) << r.message;
+  EXPECT_TRUE(none.shaken_trust.empty());
+}
+
+TEST_F(SimConfigTest, VerifyRuleNeedsKeysToTrustButNoSigningKey) {
+  // With shaken.trust: no shaken.key needed, although the rule is a 302.
+  std::string path = write("listen.tcp = 127.0.0.1:0\nshaken.trust = /t.pem\nrule = 1212 302 contacts=sip:a@b verify\n");
+  SimConfig c;
+  ConfigResult r = load({"--config", path}, c);
+  ASSERT_EQ(r.status, ConfigStatus::ok) << r.message;
+  ASSERT_NE(c.rules.match("12125550100"), nullptr);
+  EXPECT_TRUE(c.rules.match("12125550100")->verify);
+
+  // With shaken.key alone: its own key is trusted.
+  path = write("listen.tcp = 127.0.0.1:0\nshaken.key = /k.pem\nshaken.x5u = https://x/c.pem\n"
+               "rule = 1212 302 contacts=sip:a@b verify\n");
+  SimConfig k;
+  r = load({"--config", path}, k);
+  ASSERT_EQ(r.status, ConfigStatus::ok) << r.message;
+
+  // With neither: nothing could ever pass, so it is an error on the rule's line.
+  path = write("listen.tcp = 127.0.0.1:0\n\nrule = 1212 302 contacts=sip:a@b verify\n");
+  SimConfig n;
+  r = load({"--config", path}, n);
+  ASSERT_EQ(r.status, ConfigStatus::error);
+  EXPECT_NE(r.message.find("shaken.trust"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find(":3:"), std::string::npos) << r.message;
+
+  // A signing 302 next to it still needs shaken.key.
+  path = write("listen.tcp = 127.0.0.1:0\nshaken.trust = /t.pem\nrule = 1212 302 verify\nrule = 1646 302\n");
+  SimConfig s;
+  r = load({"--config", path}, s);
+  ASSERT_EQ(r.status, ConfigStatus::error);
+  EXPECT_NE(r.message.find("'1646 302'"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("shaken.key"), std::string::npos) << r.message;
 }
 
 TEST_F(SimConfigTest, UnknownKeyInASectionIsNamedWithItsLine) {

@@ -39,6 +39,7 @@ except ImportError as e:
 SIM = os.path.abspath(sys.argv[1])  # the simulator runs in a temporary directory
 WAIT = 20.0  # seconds: the bound on every wait
 X5U = "https://cert.example.org/sim-e2e.pem"
+RULE_VERIFY = "rule = +1212 302 contacts=sip:term1@192.0.2.30 verify\n"
 
 failures = 0
 checks = 0
@@ -79,6 +80,11 @@ def make_pki(d):
             "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "shaken.key")
     openssl("ec", "-in", "shaken.key", "-pubout", "-out", "shaken.pub")
+    # The SHAKEN key's certificate, for a verifying simulator's shaken.trust.
+    with open(os.path.join(d, "shaken.cnf"), "w") as f:
+        f.write("[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = sigrelay-sim e2e SHAKEN\n")
+    openssl("req", "-new", "-x509", "-config", "shaken.cnf", "-key", "shaken.key", "-out", "shaken.crt",
+            "-days", "2")
 
 
 # ---------------------------------------------------------------- the simulator
@@ -601,6 +607,86 @@ def main_checks(d, sim, pub_pem):
     return total
 
 
+def tampered(identity):
+    """The same Identity header with one character of the signature changed."""
+    jws, sep, params = identity.partition(";")
+    h64, p64, s64 = jws.split(".")
+    s64 = s64[:10] + ("B" if s64[10] == "A" else "A") + s64[11:]
+    return f"{h64}.{p64}.{s64}{sep}{params}"
+
+
+def verify_checks(d, signer, pub_pem):
+    """The terminating side (a `verify` rule) checks a PASSporT the originating
+    side (`signer`) issued in this test. Returns the INVITEs sent to `signer`."""
+    pai = "<sip:+1-303-555-0199@switch.example;user=phone>"
+    c = tcp(signer.ports["tcp"])
+    call = Call("+1-212-555-0100", pai=pai)
+    c.send(call.invite())
+    r = c.read_message()
+    identity = r.get("Identity") or ""
+    check("verify: the originating sim signs a 302", r.status == 302 and identity, r)
+    check_passport("verify: originating 302", r, pub_pem, "12125550100", "13035550199", "B")
+    c.send(call.ack(r.to_tag()))
+    check("verify: originating connection closes cleanly", c.close_and_wait())
+
+    # Two certificates in one shaken.trust file; the second is the signer's.
+    with open(os.path.join(d, "trust-bundle.pem"), "w") as f:
+        for name in ("ca.crt", "shaken.crt"):
+            with open(os.path.join(d, name)) as part:
+                f.write(part.read())
+    rule = "rule = +1212 302 contacts=sip:term1@192.0.2.30,sip:term2@192.0.2.31 verify\n"
+    contacts = ["<sip:term1@192.0.2.30>;q=1.0", "<sip:term2@192.0.2.31>;q=0.9"]
+    sims = []
+    for label, name, conf in (("shaken.trust", "term-trust", "shaken.trust = trust-bundle.pem\n"),
+                              ("own shaken.key", "term-own", f"shaken.key = shaken.key\nshaken.x5u = {X5U}\n")):
+        term = Sim(d, name, "listen.tcp = 127.0.0.1:0\n" + conf + rule)
+        sims.append(term)
+        t = tcp(term.ports["tcp"])
+
+        def ask(called, ident):
+            call = Call(called, pai=pai)
+            extra = [f"Identity: {ident}"] if ident is not None else []
+            t.send(call.request("INVITE", body=SDP, extra=extra))
+            r = t.read_message()
+            t.send(call.ack(r.to_tag()))
+            ok = (r.status == 302 and call.copied(r) and r.all("Contact") == contacts
+                  and not r.all("Identity"))
+            check(f"verify ({label}): 302 with the rule's Contacts, copied headers and no new Identity", ok, r)
+            return r
+
+        def pai_with(verstat):
+            return f"<sip:+13035550199@switch.example;user=phone;verstat={verstat}>"
+
+        r = ask("+1-212-555-0100", identity)
+        check(f"verify ({label}): signed INVITE -> verstat=TN-Validation-Passed",
+              r.all("P-Asserted-Identity") == [pai_with("TN-Validation-Passed")], r)
+        check(f"verify ({label}): P-Attestation-Indicator is the PASSporT's attest",
+              r.all("P-Attestation-Indicator") == ["B"], r)
+        r = ask("+1-212-555-0100", tampered(identity))
+        check(f"verify ({label}): tampered signature -> verstat=TN-Validation-Failed",
+              r.all("P-Asserted-Identity") == [pai_with("TN-Validation-Failed")], r)
+        check(f"verify ({label}): no P-Attestation-Indicator when not valid", not r.all("P-Attestation-Indicator"), r)
+        expected = {"verifications_passed": 1, "verifications_failed": 1, "verifications_none": 0,
+                    "verification_failures": {"bad_signature": 1}, "invites_by_code": {"302": 2}}
+        if label == "shaken.trust":
+            # Another called number than the PASSporT's dest.tn, and no Identity at all.
+            r = ask("+1-212-555-0101", identity)
+            check("verify: dest.tn not the called number -> TN-Validation-Failed",
+                  r.all("P-Asserted-Identity") == [pai_with("TN-Validation-Failed")]
+                  and not r.all("P-Attestation-Indicator"), r)
+            r = ask("+1-212-555-0100", None)
+            check("verify: no Identity -> No-TN-Validation",
+                  r.all("P-Asserted-Identity") == [pai_with("No-TN-Validation")]
+                  and not r.all("P-Attestation-Indicator"), r)
+            expected = {"verifications_passed": 1, "verifications_failed": 2, "verifications_none": 1,
+                        "verification_failures": {"bad_signature": 1, "dest_mismatch": 1},
+                        "invites_by_code": {"302": 4}}
+        check(f"verify ({label}): connection closes cleanly", t.close_and_wait())
+        k = term.counters()
+        check(f"verify ({label}): counters by verstat", {key: k.get(key) for key in expected} == expected, k)
+    return 1, sims
+
+
 def forbidden_checks(d, sim):
     c = tcp(sim.ports["tcp"])
     call = Call("+12125550100")
@@ -644,6 +730,9 @@ def main():
         sim = Sim(d, "main", conf)
         sims.append(sim)
         invites = main_checks(d, sim, pub_pem)
+        signed, term_sims = verify_checks(d, sim, pub_pem)
+        invites += signed
+        sims += term_sims
 
         # A second instance whose whitelist leaves 127.0.0.1 out.
         quiet = Sim(d, "forbidden", "listen.tcp = 127.0.0.1:0\nsim.allow = 192.0.2.0/24\n" + rules, ["--quiet"])
@@ -659,6 +748,21 @@ def main():
         check("one info line per new INVITE", lines == invites, (lines, invites))
         with open(os.path.join(d, "forbidden.stderr")) as f:
             check("--quiet: no INVITE lines", "INVITE" not in f.read())
+        with open(os.path.join(d, "term-trust.stderr")) as f:
+            log = f.read()
+        check("verify: the log line names the verdict and why",
+              "verstat=TN-Validation-Passed attest=B" in log and
+              "verstat=TN-Validation-Failed (bad_signature)" in log, log)
+
+        # shaken.trust files are checked before anything is bound.
+        for name, text, want_rc, want in (("trust-ok", "shaken.trust = trust-bundle.pem\n", 0, b"configuration OK"),
+                                          ("trust-bad", "shaken.trust = shaken.key\n", 2, b"shaken.trust")):
+            conf = os.path.join(d, name + ".conf")
+            with open(conf, "w") as f:
+                f.write("listen.tcp = 127.0.0.1:0\n" + text + RULE_VERIFY)
+            p = subprocess.run([SIM, "--config", conf, "--check-config"], capture_output=True, cwd=d, timeout=WAIT)
+            check(f"--check-config with {name}: exit {want_rc}",
+                  p.returncode == want_rc and want in p.stdout + p.stderr, (p.returncode, p.stdout, p.stderr))
 
         # Configuration errors name the key.
         bad = os.path.join(d, "bad.conf")
