@@ -138,6 +138,9 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
   SIGRELAY_C(inline_routed_requests);
   SIGRELAY_C(inline_routed_responses);
   SIGRELAY_C(inline_route_rejected);
+  SIGRELAY_C(inline_tcp_upgrades);
+  SIGRELAY_C(inline_udp_fallbacks);
+  SIGRELAY_C(inline_transport_errors);
 #undef SIGRELAY_C
   {
     static constexpr const char* kSizeNames[] = {"le_1024", "le_1300", "le_1500", "le_2048", "le_4096", "larger"};
@@ -174,6 +177,11 @@ nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayC
   SIGRELAY_T(upstream_disconnects);
   SIGRELAY_T(upstream_failovers);
   SIGRELAY_T(upstream_keepalive_timeouts);
+  SIGRELAY_T(destination_connects);
+  SIGRELAY_T(destination_connect_failures);
+  SIGRELAY_T(destination_undeliverable);
+  SIGRELAY_T(destination_idle_closed);
+  SIGRELAY_T(inbound_unlisted);
 #undef SIGRELAY_T
   return j;
 }
@@ -255,6 +263,12 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     in.enabled = true;
     in.advertise = cfg.in_line.advertise.text;
     in.advertise_addr = cfg.in_line.advertise.addr;
+    // Toward TCP/TLS peers we advertise the same host with our stream
+    // listeners' ports (there a peer opens connections of its own).
+    const auto& adv = cfg.in_line.advertise.text;
+    const std::string host = adv.substr(0, adv.rfind(':'));
+    if (!cfg.listen.tcp.empty()) in.advertise_tcp = host + ":" + std::to_string(cfg.listen.tcp.front().port());
+    if (!cfg.listen.tls.empty()) in.advertise_tls = host + ":" + std::to_string(cfg.listen.tls.front().port());
     in.copy_headers = cfg.in_line.copy_headers;
     in.failover_codes = cfg.in_line.failover_codes;
     in.branch_timeout = sip::Millis{cfg.in_line.branch_timeout_ms};
@@ -318,6 +332,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     o.listen = streams;
     o.pool_packets = pool_packets;
     o.max_message = max_message;
+    o.admit_unlisted = cfg.mode == Mode::in_line;
     auto w = std::make_unique<tls::TlsWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
                                                client_ctx.ctx.get(), server_ctx.ctx.get(), upstream_status,
                                                *tls_counters.back());

@@ -43,6 +43,8 @@ constexpr std::string_view kStatelessPrefix = "z9hG4bK-srs-";
 constexpr std::string_view kRouteParam = "srr";
 
 constexpr char kHex[] = "0123456789abcdef";
+// RFC 3261 §18.1.1: past this size a request leaves over TCP when it may.
+constexpr std::size_t kUdpSizeLimit = 1300;
 
 void put_hex(Writer& w, const void* data, std::size_t len) {
   const auto* p = static_cast<const std::uint8_t*>(data);
@@ -158,7 +160,7 @@ bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, 
   for (std::size_t i = 0; i < set.count && st.target_count < engine_detail::kMaxTargets; ++i) {
     const sip::ContactTarget& c = set.items[i];
     sip::NextHop hop;
-    if (sip::next_hop_for_uri(c.uri, hop) != sip::HopError::ok || hop.transport != sip::HopTransport::udp) {
+    if (sip::next_hop_for_uri(c.uri, hop) != sip::HopError::ok) {
       bump(counters_.inline_contacts_skipped);
       continue;
     }
@@ -190,6 +192,35 @@ bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, 
   return true;
 }
 
+namespace {
+
+Transport transport_of(sip::HopTransport t) {
+  return t == sip::HopTransport::tcp ? Transport::tcp : t == sip::HopTransport::tls ? Transport::tls : Transport::udp;
+}
+
+std::string_view transport_param(Transport t) {
+  return t == Transport::tcp ? ";transport=tcp" : t == Transport::tls ? ";transport=tls" : "";
+}
+
+}  // namespace
+
+std::string_view RelayEngine::via_prefix_for(std::uint8_t transport) const {
+  switch (static_cast<Transport>(transport)) {
+    case Transport::tcp: return inline_via_tcp_;
+    case Transport::tls: return inline_via_tls_;
+    default: return inline_via_prefix_;
+  }
+}
+
+std::string_view RelayEngine::advertise_for(std::uint8_t transport) const {
+  const auto& in = options_.in_line;
+  switch (static_cast<Transport>(transport)) {
+    case Transport::tcp: return in.advertise_tcp.empty() ? in.advertise : in.advertise_tcp;
+    case Transport::tls: return in.advertise_tls.empty() ? in.advertise : in.advertise_tls;
+    default: return in.advertise;
+  }
+}
+
 void RelayEngine::next_destination(std::uint32_t idx, sip::Millis now) {
   Slot& s = slots_[idx];
   InlineState& st = inline_[s.inl];
@@ -199,41 +230,59 @@ void RelayEngine::next_destination(std::uint32_t idx, sip::Millis now) {
       finish_search(idx, now);
       return;
     }
-    const std::uint8_t target = st.next_target++;
-    const std::uint8_t attempt = static_cast<std::uint8_t>(s.attempt + 1);
-    st.target_of_attempt[attempt] = target;
-    const std::string_view uri_text = st.target_uri(attempt);
-    sip::Uri uri;
-    sip::NextHop hop;
-    if (!sip::parse_uri(uri_text, uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) continue;
+    const auto attempt = static_cast<std::uint8_t>(s.attempt + 1);
+    st.target_of_attempt[attempt] = st.next_target++;
+    if (send_attempt(idx, attempt, false, now)) return;
+  }
+}
 
-    sip::MessageWithHeaders<96> orig;
-    sip::MessageWithHeaders<96> red;
-    if (!parse_stored_request(idx, orig) || !red.parse(std::string_view(st.redirect, st.redirect_len), kStoredParse).ok()) {
-      finish_search(idx, now);
-      return;
-    }
-    char branch[sip::kBranchLength];
-    const sip::BranchId id{options_.worker, idx, static_cast<std::uint16_t>(s.generation | attempt)};
-    sip::encode_branch(id, mac_, branch);
+// Builds and sends the INVITE of one attempt. force_udp: the fallback after
+// a size upgrade to TCP failed (RFC 3261 §18.1.1: then UDP is tried).
+bool RelayEngine::send_attempt(std::uint32_t idx, std::uint8_t attempt, bool force_udp, sip::Millis now) {
+  Slot& s = slots_[idx];
+  InlineState& st = inline_[s.inl];
+  const std::string_view uri_text = st.target_uri(attempt);
+  sip::Uri uri;
+  sip::NextHop hop;
+  if (!sip::parse_uri(uri_text, uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) return false;
+  sip::MessageWithHeaders<96> orig;
+  sip::MessageWithHeaders<96> red;
+  if (!parse_stored_request(idx, orig) || !red.parse(std::string_view(st.redirect, st.redirect_len), kStoredParse).ok()) {
+    return false;
+  }
+  char branch[sip::kBranchLength];
+  const sip::BranchId id{options_.worker, idx, static_cast<std::uint16_t>(s.generation | attempt)};
+  sip::encode_branch(id, mac_, branch);
+  char token[16];
+  const std::size_t token_len = route_token(orig.msg.call_id, token);
+  const std::string_view tok(token, token_len);
+
+  // §16.6: Request-URI to the Contact, our Via, Max-Forwards, our
+  // Record-Route on top; the service's Identity and verification headers
+  // replace the INVITE's own, byte for byte as the service wrote them.
+  const auto build = [&](Transport t) -> std::size_t {
     char via[256];
     Writer vw(via, sizeof via);
-    vw << inline_via_prefix_ << std::string_view(branch, sizeof branch);
-    char token[16];
-    const std::size_t token_len = route_token(orig.msg.call_id, token);
+    vw << via_prefix_for(static_cast<std::uint8_t>(t)) << std::string_view(branch, sizeof branch);
+    // Double Record-Route (RFC 5658) when the two sides use different
+    // transports: the top one faces the destination, the other the switch.
     char rr[256];
     Writer rw_text(rr, sizeof rr);
-    rw_text << "<sip:" << options_.in_line.advertise << ";lr;" << kRouteParam << "=" << std::string_view(token, token_len)
-            << ">";
-
-    // §16.6: Request-URI to the Contact, our Via, Max-Forwards, our
-    // Record-Route on top; the service's Identity and verification headers
-    // replace the INVITE's own, byte for byte as the service wrote them.
+    rw_text << "<sip:" << advertise_for(static_cast<std::uint8_t>(t)) << transport_param(t) << ";lr;" << kRouteParam
+            << "=" << tok << ">";
+    char rr2[256];
+    Writer rw2(rr2, sizeof rr2);
+    const bool two = s.peer.transport != t;
+    if (two) {
+      rw2 << "<sip:" << advertise_for(static_cast<std::uint8_t>(s.peer.transport)) << transport_param(s.peer.transport)
+          << ";lr;" << kRouteParam << "=" << tok << ">";
+    }
     sip::Rewriter rw(orig.msg);
-    bool ok = vw.ok() && rw_text.ok() && rw.set_request_uri(uri_text) == sip::RewriteError::ok &&
+    bool ok = vw.ok() && rw_text.ok() && rw2.ok() && rw.set_request_uri(uri_text) == sip::RewriteError::ok &&
               rw.prepend_via(std::string_view(via, vw.size())) == sip::RewriteError::ok &&
               rw.decrement_max_forwards() == sip::RewriteError::ok &&
-              rw.add_header("Record-Route", std::string_view(rr, rw_text.size())) == sip::RewriteError::ok;
+              rw.add_header("Record-Route", std::string_view(rr, rw_text.size())) == sip::RewriteError::ok &&
+              (!two || rw.add_header("Record-Route", std::string_view(rr2, rw2.size())) == sip::RewriteError::ok);
     if (ok && red.msg.find(sip::HeaderId::identity) != nullptr) {
       ok = removed(rw.remove_headers(sip::HeaderId::identity));
       for (const auto& h : red.msg.headers) {
@@ -247,25 +296,47 @@ void RelayEngine::next_destination(std::uint32_t idx, sip::Millis now) {
         if (ok && header_is(h, name)) ok = rw.add_header_ref(name, h.value) == sip::RewriteError::ok;
       }
     }
-    const std::size_t n = ok ? rw.flatten(st.invite, kStoreBytes) : 0;
-    if (n == 0) {
-      bump(counters_.inline_build_failed);
-      continue;
-    }
-    st.invite_len = static_cast<std::uint32_t>(n);
-    st.destination = udp_peer(hop, s.peer.transport == Transport::udp ? s.peer.local : 0);
-    s.attempt = attempt;
-    s.dest = sip::InviteClient{};
-    bump(counters_.inline_invite_size[size_bucket(n)]);
-    const sip::Segment seg{st.invite, n};
-    io_.to_switch(st.destination, std::span(&seg, 1));
-    bump(counters_.inline_attempts);
-    s.dest.start(options_.timers, sip::Reliability::unreliable, now);  // send_request: done above
-    s.branch_deadline = now + options_.in_line.branch_timeout;
-    s.ring_deadline = sip::kNoDeadline;
-    reschedule(idx);
-    return;
+    return ok ? rw.flatten(st.invite, kStoreBytes) : 0;
+  };
+
+  Transport t = transport_of(hop.transport);
+  std::size_t n = build(t);
+  st.upgraded = false;
+  // §18.1.1: a request over 1300 bytes goes over a congestion-controlled
+  // transport, unless the Contact insists on UDP; if TCP fails, UDP follows.
+  if (n > kUdpSizeLimit && t == Transport::udp && !force_udp && !sip::find_param(uri.params, "transport")) {
+    t = Transport::tcp;
+    n = build(t);
+    st.upgraded = true;
+    bump(counters_.inline_tcp_upgrades);
   }
+  if (n == 0) {
+    bump(counters_.inline_build_failed);
+    return false;
+  }
+  st.invite_len = static_cast<std::uint32_t>(n);
+  SwitchPeer to;
+  to.addr = hop.addr;
+  to.addr_len = hop.addr_len;
+  to.transport = t;
+  to.local = s.peer.transport == Transport::udp ? s.peer.local : 0;
+  st.destination = to;
+  st.transport_of_attempt[attempt] = static_cast<std::uint8_t>(t);
+  s.attempt = attempt;
+  s.dest = sip::InviteClient{};
+  bump(counters_.inline_invite_size[size_bucket(n)]);
+  const sip::Segment seg{st.invite, n};
+  if (!io_.to_destination(to, s.call_hash, std::span(&seg, 1))) {
+    bump(counters_.inline_transport_errors);
+    return false;
+  }
+  bump(counters_.inline_attempts);
+  // send_request: done above.
+  s.dest.start(options_.timers, t == Transport::udp ? sip::Reliability::unreliable : sip::Reliability::reliable, now);
+  s.branch_deadline = now + options_.in_line.branch_timeout;
+  s.ring_deadline = sip::kNoDeadline;
+  reschedule(idx);
+  return true;
 }
 
 void RelayEngine::finish_search(std::uint32_t idx, sip::Millis now) {
@@ -343,7 +414,7 @@ void RelayEngine::apply_destination(std::uint32_t idx, sip::Actions a, sip::Mill
   InlineState& st = inline_[s.inl];
   if (a.has(sip::Action::retransmit_request)) {
     const sip::Segment seg{st.invite, st.invite_len};
-    io_.to_switch(st.destination, std::span(&seg, 1));
+    io_.to_destination(st.destination, s.call_hash, std::span(&seg, 1));
     bump(counters_.inline_retransmissions);
   }
   if (a.has(sip::Action::request_cancel)) send_destination_cancel(idx);
@@ -468,10 +539,11 @@ void RelayEngine::send_destination_ack(std::uint32_t idx, std::uint8_t attempt, 
   const sip::Header* from = resp.find(sip::HeaderId::from);
   const sip::Header* to = resp.find(sip::HeaderId::to);
   if (from == nullptr || to == nullptr) return;
+  const std::uint8_t transport = st.transport_of_attempt[attempt];
   char out[4096];
   Writer w(out, sizeof out);
   w << "ACK " << uri_text << " SIP/2.0\r\n";
-  w << "Via: " << inline_via_prefix_ << resp.top_via.branch << "\r\n";
+  w << "Via: " << via_prefix_for(transport) << resp.top_via.branch << "\r\n";
   w << "Max-Forwards: 70\r\n";
   w << "From: " << from->value << "\r\n";
   w << "To: " << to->value << "\r\n";
@@ -480,7 +552,9 @@ void RelayEngine::send_destination_ack(std::uint32_t idx, std::uint8_t attempt, 
   w << "Content-Length: 0\r\n\r\n";
   if (!w.ok()) return;
   const sip::Segment seg{out, w.size()};
-  io_.to_switch(udp_peer(hop, st.destination.local), std::span(&seg, 1));
+  SwitchPeer peer = udp_peer(hop, st.destination.local);
+  peer.transport = static_cast<Transport>(transport);
+  io_.to_destination(peer, s.call_hash, std::span(&seg, 1));
   bump(counters_.inline_acks_out);
 }
 
@@ -506,8 +580,35 @@ void RelayEngine::send_destination_cancel(std::uint32_t idx) {
   w << "Content-Length: 0\r\n\r\n";
   if (!w.ok()) return;
   const sip::Segment seg{out, w.size()};
-  io_.to_switch(st.destination, std::span(&seg, 1));
+  io_.to_destination(st.destination, s.call_hash, std::span(&seg, 1));
   bump(counters_.inline_cancels_out);
+}
+
+void RelayEngine::on_destination_unreachable(std::string_view sent, sip::Millis now) {
+  bump(counters_.inline_transport_errors);
+  sip::MessageWithHeaders<96> m;
+  if (!options_.in_line.enabled || !m.parse(sent, kStoredParse).ok() || !m.msg.is_request ||
+      m.msg.method_id != sip::Method::invite) {
+    return;  // an ACK, CANCEL or routed request: its sender's timers cope
+  }
+  const auto id = sip::decode_branch(m.msg.top_via.branch, mac_);
+  if (!id || id->worker != options_.worker || id->slot >= options_.max_transactions) return;
+  const std::uint32_t idx = id->slot;
+  Slot& s = slots_[idx];
+  const auto attempt = static_cast<std::uint8_t>(id->generation & kAttemptMask);
+  if (!s.in_use || (s.generation & ~kAttemptMask) != (id->generation & ~kAttemptMask) || attempt != s.attempt ||
+      !s.searching || s.inl == kNone) {
+    return;
+  }
+  InlineState& st = inline_[s.inl];
+  if (st.upgraded && st.transport_of_attempt[attempt] == static_cast<std::uint8_t>(Transport::tcp)) {
+    // §18.1.1: TCP failed for a large request; UDP it is, fragments and all.
+    bump(counters_.inline_udp_fallbacks);
+    if (send_attempt(idx, attempt, true, now)) return;
+  }
+  apply_destination(idx, s.dest.on_transport_error(now), now);
+  reschedule(idx);
+  maybe_release(idx);
 }
 
 // ---------------------------------------------------------------------------
@@ -629,16 +730,19 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
   // The Route values after ours, in order.
   std::string_view rest[16];
   std::size_t rest_count = 0;
-  bool first = true;
+  bool leading = true;  // still among our own values (one, or two after a double Record-Route)
   bool too_many = false;
+  char expected[16];
+  const std::string_view token(expected, route_token(m.call_id, expected));
   for (const auto& h : m.headers) {
     if (h.id != sip::HeaderId::route) continue;
     sip::NameAddrList list(h.value);
     sip::NameAddr na;
     while (list.next(na)) {
-      if (first) {
-        first = false;
-        continue;
+      if (leading) {
+        sip::Uri uri;
+        if (sip::parse_uri(na.uri_text, uri) && sip::find_param(uri.params, kRouteParam) == token) continue;
+        leading = false;
       }
       if (rest_count == std::size(rest)) {
         too_many = true;
@@ -658,9 +762,9 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
     sip::Uri uri;
     routable = sip::parse_uri(m.request_uri_text, uri) && sip::next_hop_for_uri(uri, hop) == sip::HopError::ok;
   }
-  if (!routable || hop.transport != sip::HopTransport::udp) {
+  if (!routable) {
     if (!ack) {
-      const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=502;text=\"next hop is not a numeric UDP address\""}};
+      const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=502;text=\"next hop is not a numeric address\""}};
       answer_stateless(m, from, 502, {}, why);
     }
     bump(counters_.inline_route_rejected);
@@ -668,9 +772,10 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
   }
   char branch[160];
   const std::size_t blen = stateless_branch(m, from, branch);
+  const Transport t = transport_of(hop.transport);
   char via[320];
   Writer vw(via, sizeof via);
-  vw << inline_via_prefix_ << std::string_view(branch, blen);
+  vw << via_prefix_for(static_cast<std::uint8_t>(t)) << std::string_view(branch, blen);
   sip::Rewriter rw(m);
   bool ok = blen > 0 && vw.ok() && removed(rw.remove_headers(sip::HeaderId::route)) &&
             rw.decrement_max_forwards() == sip::RewriteError::ok &&
@@ -681,7 +786,9 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
     bump(counters_.inline_route_rejected);
     return;
   }
-  io_.to_switch(udp_peer(hop, from.transport == Transport::udp ? from.local : 0), rw.segments());
+  SwitchPeer to = udp_peer(hop, from.transport == Transport::udp ? from.local : 0);
+  to.transport = t;
+  io_.to_destination(to, call_hash(m.call_id, mac_), rw.segments());
   bump(counters_.inline_routed_requests);
 }
 

@@ -29,6 +29,8 @@ enum class PacketKind : std::uint8_t {
   to_switch_stream,  // sip worker -> tls worker: send on a switch's stream connection
   free_buffer,       // any -> owner: the packet goes back to its pool
   announcement,      // sip worker -> sip worker: backend state to share (DatagramIo::take_announcement)
+  to_destination_stream,  // sip worker -> tls worker: in-line mode, send over TCP/TLS to peer (opened on demand)
+  undeliverable,     // tls worker -> sip worker: a to_destination_stream message whose connection failed
 };
 
 struct alignas(64) Packet {

@@ -84,6 +84,9 @@ struct alignas(64) RelayCounters {
   Counter inline_routed_requests;   // in-dialog requests loose-routed (ACK for 2xx, BYE, re-INVITE ...)
   Counter inline_routed_responses;  // responses to those, sent back along their Via
   Counter inline_route_rejected;    // naming us in Route with a bad token, or with no usable next hop
+  Counter inline_tcp_upgrades;      // INVITEs over 1300 bytes sent over TCP to a UDP Contact (RFC 3261 §18.1.1)
+  Counter inline_udp_fallbacks;     //   of which TCP failed and UDP was used after all
+  Counter inline_transport_errors;  // messages to destinations that could not be delivered (ICMP, TCP/TLS failure)
   // INVITEs sent to destinations by size in bytes (Identity headers make
   // them grow): <=1024, <=1300, <=1500, <=2048, <=4096, larger. Past 1300 a
   // UDP INVITE risks fragmentation (RFC 3261 §18.1.1).

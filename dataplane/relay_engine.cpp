@@ -37,7 +37,10 @@ RelayEngine::RelayEngine(const EngineOptions& options, sip::BranchMac mac, Relay
     inline_.reset(new InlineState[options_.max_stored]);
     free_inline_.reserve(options_.max_stored);
     for (std::uint32_t i = options_.max_stored; i-- > 0;) free_inline_.push_back(i);
-    inline_via_prefix_ = "SIP/2.0/UDP " + options_.in_line.advertise + ";branch=";
+    const auto& in = options_.in_line;
+    inline_via_prefix_ = "SIP/2.0/UDP " + in.advertise + ";branch=";
+    inline_via_tcp_ = "SIP/2.0/TCP " + (in.advertise_tcp.empty() ? in.advertise : in.advertise_tcp) + ";branch=";
+    inline_via_tls_ = "SIP/2.0/TLS " + (in.advertise_tls.empty() ? in.advertise : in.advertise_tls) + ";branch=";
     failover_.assign(700, false);
     for (const auto code : options_.in_line.failover_codes) {
       if (code < failover_.size()) failover_[code] = true;

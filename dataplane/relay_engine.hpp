@@ -35,6 +35,10 @@ struct SwitchPeer {
   std::uint32_t conn_id = 0;    // stream connections: id inside the owning tls worker
   std::uint8_t conn_owner = 0;  // stream connections: index of the owning tls worker
   std::uint8_t local = 0;       // UDP: which of our listen sockets it arrived on
+  // Stream connections in in-line mode whose peer is not in acl.allow (one
+  // we opened to a destination, or a destination's own): each message must
+  // pass RelayEngine::admits_unlisted().
+  bool unlisted = false;
 };
 
 // The worker side of the engine. Calls happen on the worker's thread.
@@ -47,6 +51,11 @@ class RelayIo {
   virtual bool to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) = 0;
   // At least one upstream connection is up (OPTIONS health answers).
   virtual bool upstream_up() const = 0;
+  // In-line mode: sends a request or response to a destination or dialog
+  // peer: a UDP datagram, or over a TCP/TLS connection the tls worker
+  // chosen by call_hash opens or reuses. A stream message that cannot be
+  // delivered comes back through RelayEngine::on_destination_unreachable.
+  virtual bool to_destination(const SwitchPeer& to, std::uint64_t call_hash, std::span<const sip::Segment> msg) = 0;
 
  protected:
   ~RelayIo() = default;
@@ -66,6 +75,8 @@ class AddressFilter {
 struct InlineOptions {
   bool enabled = false;
   std::string advertise = "127.0.0.1:5060";  // our hostport in Via and Record-Route toward destinations
+  std::string advertise_tcp;                  // the same for TCP and TLS (our listeners); empty: advertise
+  std::string advertise_tls;
   sockaddr_storage advertise_addr{};          // the same, to refuse a Contact pointing back at us
   std::vector<std::string> copy_headers{"P-Asserted-Identity", "P-Attestation-Indicator"};
   std::vector<std::uint16_t> failover_codes{408, 500, 502, 503, 504};
@@ -104,6 +115,9 @@ class RelayEngine {
   void on_timer(sip::Millis now);
   // The earliest pending timer, or sip::kNoDeadline.
   sip::Millis next_deadline() const;
+  // In-line mode: a message we sent (`sent`, as it was sent) could not be
+  // delivered: ICMP unreachable, or its TCP/TLS connection failed.
+  void on_destination_unreachable(std::string_view sent, sip::Millis now);
   // Graceful shutdown: every INVITE still without a final gets 503 now.
   void shutdown(sip::Millis now);
   std::size_t active_transactions() const { return active_; }
@@ -153,6 +167,9 @@ class RelayEngine {
   // In-line mode (inline_proxy.cpp).
   bool start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now);
   void next_destination(std::uint32_t idx, sip::Millis now);
+  bool send_attempt(std::uint32_t idx, std::uint8_t attempt, bool force_udp, sip::Millis now);
+  std::string_view via_prefix_for(std::uint8_t transport) const;
+  std::string_view advertise_for(std::uint8_t transport) const;
   void finish_search(std::uint32_t idx, sip::Millis now);
   void on_destination_response(const sip::Message& m, sip::Millis now);
   void on_destination_timer(std::uint32_t idx, sip::Millis now);
@@ -185,6 +202,8 @@ class RelayEngine {
   std::unique_ptr<InlineState[]> inline_;  // in-line mode only: one per store
   std::vector<std::uint32_t> free_inline_;
   std::string inline_via_prefix_;  // "SIP/2.0/UDP advertise;branch="
+  std::string inline_via_tcp_;     // "SIP/2.0/TCP advertise_tcp;branch="
+  std::string inline_via_tls_;
   std::vector<bool> failover_;     // by status code
   // Open-addressing index from match key to slot (keys are keyed hashes).
   std::vector<std::uint64_t> index_keys_;

@@ -109,6 +109,8 @@ struct RelayEngine::InlineState {
   std::uint8_t next_target = 0;
   Target targets[engine_detail::kMaxTargets];
   std::uint8_t target_of_attempt[engine_detail::kMaxAttempts + 1] = {};
+  std::uint8_t transport_of_attempt[engine_detail::kMaxAttempts + 1] = {};  // Transport as uint8
+  bool upgraded = false;  // the live attempt went over TCP for its size (RFC 3261 §18.1.1)
   char redirect[engine_detail::kStoreBytes];  // the service's 302, as it came
   char invite[engine_detail::kStoreBytes];    // the live branch's INVITE (retransmissions, CANCEL)
   char best[engine_detail::kStoreBytes];      // the best final so far, our Via still on top
@@ -119,6 +121,7 @@ struct RelayEngine::InlineState {
     redirect_len = invite_len = best_len = 0;
     best_code = 0;
     target_count = next_target = 0;
+    upgraded = false;
   }
 
   std::string_view target_uri(std::uint8_t attempt) const {

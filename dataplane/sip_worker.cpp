@@ -132,6 +132,11 @@ void SipWorker::handle_stream_message(Packet* p, bool from_switch) {
   opts.max_message_size = options_.max_message;
   opts.depth = sip::ParseDepth::relay;
   const auto r = parsed.parse(p->view(), opts);
+  if (from_switch && p->peer.unlisted && (!r.ok() || !engine_->admits_unlisted(parsed.msg))) {
+    bump(counters_.acl_denied);
+    release(p);
+    return;
+  }
   if (from_switch) {
     engine_->on_switch_message(parsed.msg, r, p->peer, now());
   } else {
@@ -160,6 +165,10 @@ unsigned SipWorker::drain_rings() {
           break;
         case PacketKind::from_upstream:
           handle_stream_message(p, false);
+          break;
+        case PacketKind::undeliverable:
+          engine_->on_destination_unreachable(p->view(), now());
+          release(p);
           break;
         case PacketKind::announcement:
           io_->on_announcement(p->view(), now());
@@ -249,6 +258,30 @@ bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segmen
     return false;
   }
   p->kind = PacketKind::to_upstream;
+  p->call_hash = call_hash;
+  const unsigned tls_thread = mail_.sip_workers() + static_cast<unsigned>(call_hash % mail_.tls_workers());
+  if (!mail_.send_one(options_.index, tls_thread, p)) {
+    bump(counters_.ring_full);
+    pool_.put(p);
+    return false;
+  }
+  return true;
+}
+
+bool SipWorker::to_destination(const SwitchPeer& to, std::uint64_t call_hash, std::span<const sip::Segment> msg) {
+  if (to.transport == Transport::udp) return io_->send(to, msg, now());
+  if (mail_.tls_workers() == 0) return false;
+  Packet* p = pool_.get();
+  if (p == nullptr) {
+    bump(counters_.pool_empty);
+    return false;
+  }
+  if (!p->assign(msg)) {
+    pool_.put(p);
+    return false;
+  }
+  p->kind = PacketKind::to_destination_stream;
+  p->peer = to;
   p->call_hash = call_hash;
   const unsigned tls_thread = mail_.sip_workers() + static_cast<unsigned>(call_hash % mail_.tls_workers());
   if (!mail_.send_one(options_.index, tls_thread, p)) {

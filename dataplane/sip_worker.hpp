@@ -64,6 +64,7 @@ class SipWorker final : public RelayIo {
   void to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) override;
   bool to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) override;
   bool upstream_up() const override;
+  bool to_destination(const SwitchPeer& to, std::uint64_t call_hash, std::span<const sip::Segment> msg) override;
 
  private:
   sip::Millis now() const;

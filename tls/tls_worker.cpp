@@ -1,5 +1,6 @@
 #include "tls/tls_worker.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +24,33 @@ constexpr unsigned kBurst = 32;
 constexpr auto kMaxSleep = Millis{50};
 constexpr std::uint32_t kIdBits = 20;
 constexpr std::uint32_t kIdMask = (1U << kIdBits) - 1;
+// Outbound connections to destinations: how long connect + handshake may
+// take, and how long one may sit unused before it is closed.
+constexpr Millis kDestinationConnectTimeout{5000};
+constexpr Millis kDestinationIdle{300000};
+constexpr std::size_t kMaxPending = 64;
+
+bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+  const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+  return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+}
+
+std::string host_text(const sockaddr_storage& a) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (a.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
+  }
+  return buf;
+}
 
 // epoll user data: what the fd is, and which one.
 enum class Tag : std::uint64_t { pool = 1, wake = 2, listener = 3, inbound = 4 };
@@ -30,10 +58,17 @@ std::uint64_t tag(Tag t, std::uint64_t i) { return (static_cast<std::uint64_t>(t
 
 }  // namespace
 
+// A switch's connection to us, or (outbound) one we opened to an in-line
+// destination. Messages queued on an outbound connection before it is up
+// are held as packets too, so that they can go back to their sip worker if
+// it never comes up (the destination is then given up at once).
 struct TlsWorker::Inbound {
   std::unique_ptr<StreamConnection> conn;
   dataplane::SwitchPeer peer;
   bool watching_write = false;
+  bool outbound = false;
+  Millis last_used{0};
+  std::vector<Packet*> pending;
 };
 
 TlsWorker::TlsWorker(const TlsWorkerOptions& options, dataplane::Mailboxes& mail,
@@ -125,6 +160,7 @@ void TlsWorker::run(const std::atomic<int>& phase) {
     }
     pool_->poll(t);
     publish_pool_counters();
+    if (!outbound_.empty()) expire_destinations(t);
     unsigned work = static_cast<unsigned>(n > 0 ? n : 0);
     work += drain_rings();
     pool_->flush(now());
@@ -225,24 +261,20 @@ void TlsWorker::accept_all(std::size_t listener) {
     const int fd = accept4(listeners_[listener], reinterpret_cast<sockaddr*>(&from), &len,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    if (!filter_.allows(from)) {
+    const bool listed = filter_.allows(from);
+    if (!listed && !options_.admit_unlisted) {
       // Not whitelisted: the connection is closed at once, nothing is read.
       dataplane::bump(counters_.inbound_refused_acl);
       close(fd);
       continue;
     }
-    std::uint32_t index;
-    if (!free_ids_.empty()) {
-      index = free_ids_.back();
-      free_ids_.pop_back();
-    } else if (inbound_.size() < options_.max_inbound_connections && inbound_.size() < kIdMask) {
-      index = static_cast<std::uint32_t>(inbound_.size());
-      inbound_.emplace_back();
-    } else {
+    const std::uint32_t index = allocate_conn_index();
+    if (index == kIdMask) {
       dataplane::bump(counters_.inbound_refused_limit);
       close(fd);
       continue;
     }
+    if (!listed) dataplane::bump(counters_.inbound_unlisted);
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // A generation in the id keeps a late response for a closed connection
@@ -255,6 +287,7 @@ void TlsWorker::accept_all(std::size_t listener) {
     in->peer.transport = options_.listen[listener].tls ? dataplane::Transport::tls : dataplane::Transport::tcp;
     in->peer.conn_id = conn_id;
     in->peer.conn_owner = static_cast<std::uint8_t>(options_.index);
+    in->peer.unlisted = !listed;
     StreamConnection::Params params;
     params.fd = fd;
     params.role = StreamRole::server;
@@ -272,6 +305,19 @@ void TlsWorker::accept_all(std::size_t listener) {
   }
 }
 
+std::uint32_t TlsWorker::allocate_conn_index() {
+  if (!free_ids_.empty()) {
+    const std::uint32_t index = free_ids_.back();
+    free_ids_.pop_back();
+    return index;
+  }
+  if (inbound_.size() < options_.max_inbound_connections && inbound_.size() < kIdMask) {
+    inbound_.emplace_back();
+    return static_cast<std::uint32_t>(inbound_.size() - 1);
+  }
+  return kIdMask;
+}
+
 void TlsWorker::service_inbound(std::uint32_t index, std::uint32_t events) {
   if (index >= inbound_.size() || !inbound_[index]) return;
   Inbound& in = *inbound_[index];
@@ -281,6 +327,11 @@ void TlsWorker::service_inbound(std::uint32_t index, std::uint32_t events) {
   if (in.conn->state() == StreamState::closed) {
     close_inbound(index);
     return;
+  }
+  if (in.outbound && in.conn->state() == StreamState::up && !in.pending.empty()) {
+    // Up: what waited is in the connection's buffer now; the copies go home.
+    for (Packet* p : in.pending) release(p);
+    in.pending.clear();
   }
   const bool want = in.conn->wants_write();
   if (want != in.watching_write) {
@@ -294,6 +345,22 @@ void TlsWorker::service_inbound(std::uint32_t index, std::uint32_t events) {
 
 void TlsWorker::close_inbound(std::uint32_t index) {
   if (!inbound_[index]) return;
+  Inbound& in = *inbound_[index];
+  if (in.outbound) {
+    if (in.conn->up_at() == Millis::min()) dataplane::bump(counters_.destination_connect_failures);
+    // Never came up: each waiting message goes back to its sip worker, which
+    // gives that destination up at once (RelayEngine::on_destination_unreachable).
+    for (Packet* p : in.pending) {
+      dataplane::bump(counters_.destination_undeliverable);
+      p->kind = PacketKind::undeliverable;
+      if (!mail_.send_one(thread(), p->owner, p)) {
+        dataplane::bump(counters_.ring_full);
+        release(p);
+      }
+    }
+    in.pending.clear();
+    std::erase(outbound_, index);
+  }
   // A closed connection has already closed its socket, which left epoll by itself.
   if (const int fd = inbound_[index]->conn->fd(); fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   inbound_[index].reset();
@@ -325,6 +392,111 @@ void TlsWorker::on_inbound_message(std::uint32_t conn_id, std::string_view msg) 
 }
 
 // ---------------------------------------------------------------------------
+// In-line destinations over TCP/TLS: one connection per address and
+// transport per tls worker, opened on first use, reused by later calls,
+// closed when idle.
+
+std::uint32_t TlsWorker::open_destination(const dataplane::SwitchPeer& to) {
+  const int fd = socket(to.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return kIdMask;
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), to.addr_len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    close(fd);
+    dataplane::bump(counters_.destination_connect_failures);
+    return kIdMask;
+  }
+  const std::uint32_t index = allocate_conn_index();
+  if (index == kIdMask) {
+    close(fd);
+    return kIdMask;
+  }
+  next_generation_ = (next_generation_ + 1) & ((1U << (32 - kIdBits)) - 1);
+  const std::uint32_t conn_id = (next_generation_ << kIdBits) | index;
+  auto out = std::make_unique<Inbound>();
+  out->outbound = true;
+  out->peer = to;
+  out->peer.conn_id = conn_id;
+  out->peer.conn_owner = static_cast<std::uint8_t>(options_.index);
+  out->peer.unlisted = true;
+  out->last_used = now();
+  // Verified like the service's certificate (upstream.ca_file,
+  // upstream.verify), against the destination's IP address.
+  const std::string name = host_text(to.addr);
+  StreamConnection::Params params;
+  params.fd = fd;
+  params.role = StreamRole::client;
+  params.tls = to.transport == dataplane::Transport::tls ? client_ctx_ : nullptr;
+  params.peer_name = name;
+  params.connect_in_progress = rc != 0;
+  params.options.max_message_size = options_.max_message;
+  params.on_message = [this, conn_id](std::string_view m) { on_inbound_message(conn_id, m); };
+  out->conn = std::make_unique<StreamConnection>(std::move(params), now());
+  inbound_[index] = std::move(out);
+  outbound_.push_back(index);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+  ev.data.u64 = tag(Tag::inbound, index);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  inbound_[index]->watching_write = true;
+  dataplane::bump(counters_.destination_connects);
+  return index;
+}
+
+// True when the packet is kept (waiting for the connection to come up).
+bool TlsWorker::send_to_destination(Packet* p) {
+  std::uint32_t index = kIdMask;
+  for (const std::uint32_t i : outbound_) {
+    const Inbound& o = *inbound_[i];
+    if (o.peer.transport == p->peer.transport && same_address(o.peer.addr, p->peer.addr) &&
+        o.conn->state() != StreamState::closed) {
+      index = i;
+      break;
+    }
+  }
+  if (index == kIdMask) index = open_destination(p->peer);
+  if (index == kIdMask) {
+    dataplane::bump(counters_.destination_undeliverable);
+    p->kind = PacketKind::undeliverable;
+    if (mail_.send_one(thread(), p->owner, p)) return true;
+    dataplane::bump(counters_.ring_full);
+    return false;
+  }
+  Inbound& o = *inbound_[index];
+  o.last_used = now();
+  const bool up = o.conn->state() == StreamState::up;
+  if (!o.conn->send(p->view(), now())) {
+    dataplane::bump(counters_.switch_send_failed);
+    return false;
+  }
+  // Once in `pending` the packet is the connection's: released when it
+  // comes up, bounced if it closes first (even inside service_inbound below).
+  const bool kept = !up && o.pending.size() < kMaxPending;
+  if (kept) o.pending.push_back(p);
+  service_inbound(index, 0);
+  return kept;
+}
+
+void TlsWorker::expire_destinations(Millis t) {
+  if (t < next_expiry_) return;
+  next_expiry_ = t + Millis{1000};
+  for (std::size_t k = outbound_.size(); k-- > 0;) {
+    const std::uint32_t i = outbound_[k];
+    Inbound& o = *inbound_[i];
+    const bool up = o.conn->state() == StreamState::up;
+    if (!up && t - o.conn->opened_at() > kDestinationConnectTimeout) {
+      o.conn->close(CloseReason::connect_timeout);
+      close_inbound(i);
+    } else if (up && t - std::max(o.last_used, o.conn->last_rx()) > kDestinationIdle) {
+      o.conn->close(CloseReason::local);
+      dataplane::bump(counters_.destination_idle_closed);
+      close_inbound(i);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Rings.
 
 void TlsWorker::release(Packet* p) {
@@ -351,6 +523,9 @@ unsigned TlsWorker::drain_rings() {
           // Queued, not written yet: flush() after the burst coalesces what
           // is queued per connection into as few records and writes as it can.
           if (!pool_->send(p->call_hash, p->view())) dataplane::bump(counters_.upstream_send_failed);
+          break;
+        case PacketKind::to_destination_stream:
+          if (send_to_destination(p)) continue;  // held until the connection is up
           break;
         case PacketKind::to_switch_stream: {
           const std::uint32_t index = p->peer.conn_id & kIdMask;

@@ -34,6 +34,11 @@ struct TlsWorkerOptions {
   std::size_t pool_packets = 4096;
   std::uint32_t max_message = 16384;
   std::size_t max_inbound_connections = 4096;
+  // In-line mode: TCP/TLS from sources outside acl.allow is accepted too,
+  // and each message must then prove it belongs to one of our calls
+  // (RelayEngine::admits_unlisted); connections to destinations are opened
+  // on demand.
+  bool admit_unlisted = false;
 };
 
 // What a tls worker counts; single writer (the worker), relaxed readers.
@@ -56,6 +61,12 @@ struct alignas(64) TlsWorkerCounters {
   dataplane::Counter upstream_disconnects;
   dataplane::Counter upstream_failovers;
   dataplane::Counter upstream_keepalive_timeouts;
+  // In-line mode: connections we open to destinations.
+  dataplane::Counter destination_connects;
+  dataplane::Counter destination_connect_failures;  // refused, unreachable, TLS failure, timeout
+  dataplane::Counter destination_undeliverable;     // messages bounced back to the sip worker
+  dataplane::Counter destination_idle_closed;
+  dataplane::Counter inbound_unlisted;              // in-line: accepted from outside acl.allow
 };
 
 class TlsWorker {
@@ -83,6 +94,10 @@ class TlsWorker {
   void accept_all(std::size_t listener);
   void service_inbound(std::uint32_t conn, std::uint32_t events);
   void close_inbound(std::uint32_t conn);
+  std::uint32_t allocate_conn_index();
+  bool send_to_destination(dataplane::Packet* p);
+  std::uint32_t open_destination(const dataplane::SwitchPeer& to);
+  void expire_destinations(Millis now);
   unsigned drain_rings();
   dataplane::Packet* packet_for(std::string_view msg);
   void release(dataplane::Packet* p);
@@ -100,6 +115,8 @@ class TlsWorker {
   std::vector<int> listeners_;
   std::vector<std::unique_ptr<Inbound>> inbound_;  // by connection id; null = free
   std::vector<std::uint32_t> free_ids_;
+  std::vector<std::uint32_t> outbound_;  // indices into inbound_ of connections we opened
+  Millis next_expiry_{0};
   std::uint32_t next_generation_ = 0;
   struct Logged {
     std::string reason;

@@ -60,6 +60,12 @@ struct FakeIo final : RelayIo {
     return true;
   }
   bool upstream_up() const override { return true; }
+  std::vector<Transport> transports;  // of everything to_destination sent, in order
+  bool to_destination(const SwitchPeer& to, std::uint64_t, std::span<const sip::Segment> msg) override {
+    transports.push_back(to.transport);
+    to_switch(to, msg);
+    return true;
+  }
 };
 
 struct OnlyNet final : AddressFilter {
@@ -124,7 +130,7 @@ class InlineProxyTest : public ::testing::Test {
 
   // A datagram from `from` ("ip:port"), as the sip worker would hand it over.
   // Returns whether a source outside acl.allow would have been let in.
-  bool receive(const std::string& bytes, const std::string& from = kSwitch) {
+  bool receive(const std::string& bytes, const std::string& from = kSwitch, Transport transport = Transport::udp) {
     held_.push_back(bytes);
     const std::string& b = held_.back();
     sip::MessageWithHeaders<64> p;
@@ -133,6 +139,7 @@ class InlineProxyTest : public ::testing::Test {
     const auto colon = from.rfind(':');
     peer.addr = address(from.substr(0, colon), static_cast<std::uint16_t>(std::stoi(from.substr(colon + 1))));
     peer.addr_len = sizeof(sockaddr_in);
+    peer.transport = transport;
     // As the sip worker does: only the switch is in acl.allow; anyone else
     // reaches the engine only when admits_unlisted() lets it in.
     const bool admitted = r.ok() && engine_->admits_unlisted(p.msg);
@@ -185,8 +192,17 @@ class InlineProxyTest : public ::testing::Test {
     return n;
   }
   // Switch INVITE, then the service's 302 with the given Contact lines.
-  void redirect(const std::string& call_id, const std::string& contacts, const std::string& extra = "") {
-    receive(invite(call_id));
+  void redirect(const std::string& call_id, const std::string& contacts, const std::string& extra = "",
+                Transport switch_transport = Transport::udp, const std::string& body_pad = "") {
+    std::string inv = invite(call_id);
+    if (!body_pad.empty()) {
+      // A bigger SDP: the INVITE grows past what UDP should carry.
+      const auto cl = inv.find("Content-Length: ");
+      const auto end = inv.find("\r\n", cl);
+      const std::string body = inv.substr(inv.find("\r\n\r\n") + 4) + body_pad;
+      inv = inv.substr(0, cl) + "Content-Length: " + std::to_string(body.size()) + inv.substr(end, inv.find("\r\n\r\n") + 4 - end) + body;
+    }
+    receive(inv, kSwitch, switch_transport);
     ASSERT_EQ(io_.upstream_msgs.size(), 1u);
     from_service(answer(io_.upstream_msgs[0], 302, "Moved Temporarily", "svc",
                         contacts + "Identity: " + kIdentity + "\r\n" + extra));
@@ -431,6 +447,104 @@ TEST_F(InlineProxyTest, SwitchInviteWithoutARedirectIsUnaffected) {
   from_service(answer(io_.upstream_msgs[0], 503, "Service Unavailable", "svc"));
   EXPECT_EQ(lines_to(kSwitch).back(), "SIP/2.0 503 Service Unavailable");
   EXPECT_EQ(counters_.inline_searches.load(), 0u);
+}
+
+TEST_F(InlineProxyTest, TcpContactGetsTcpViaAndADoubleRecordRoute) {
+  EngineOptions o;
+  o.in_line.advertise_tcp = "198.51.100.1:5062";
+  make(o);
+  redirect("t1", "Contact: <sip:+12125551234@192.0.2.10:5060;transport=tcp>\r\n");
+  ASSERT_EQ(io_.transports.size(), 1u);
+  EXPECT_EQ(io_.transports[0], Transport::tcp);
+  sip::MessageWithHeaders<64> p;
+  ASSERT_TRUE(p.parse(last_to(kDestA)).ok());
+  EXPECT_EQ(p.msg.top_via.transport, "TCP");
+  EXPECT_EQ(p.msg.top_via.port, 5062);
+  // RFC 5658: the top value faces the destination (TCP), the next the switch (UDP).
+  std::vector<std::string> rr;
+  for (const auto& h : p.msg.headers) {
+    if (h.id == sip::HeaderId::record_route) rr.emplace_back(h.value);
+  }
+  ASSERT_EQ(rr.size(), 2u);
+  EXPECT_EQ(rr[0].substr(0, 44), "<sip:198.51.100.1:5062;transport=tcp;lr;srr=");
+  EXPECT_EQ(rr[1].substr(0, 30), "<sip:198.51.100.1:5060;lr;srr=");
+  // No Timer A on a reliable transport.
+  advance(Millis{1500});
+  EXPECT_EQ(lines_to(kDestA).size(), 1u);
+
+  // In-dialog: a request naming both of our values pops both.
+  receive(answer(last_to(kDestA), 200, "OK", "a1", "Contact: <sip:callee@192.0.2.10:5080;transport=tcp>\r\n"),
+          kDestA, Transport::tcp);
+  const std::string bye = "BYE sip:callee@192.0.2.10:5080;transport=tcp SIP/2.0\r\n"
+                          "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-sw-bye\r\n"
+                          "Route: <" + rr[1].substr(1, rr[1].size() - 2) + ">, <" + rr[0].substr(1, rr[0].size() - 2) + ">\r\n"
+                          "Max-Forwards: 70\r\n"
+                          "From: <sip:+13035550147@198.51.100.20>;tag=caller1\r\n"
+                          "To: <sip:+12125551234@198.51.100.1>;tag=a1\r\n"
+                          "Call-ID: t1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+  receive(bye);
+  ASSERT_EQ(lines_to("192.0.2.10:5080"), std::vector<std::string>{"BYE sip:callee@192.0.2.10:5080;transport=tcp SIP/2.0"});
+  EXPECT_EQ(io_.transports.back(), Transport::tcp);
+  sip::MessageWithHeaders<64> b;
+  ASSERT_TRUE(b.parse(last_to("192.0.2.10:5080")).ok());
+  EXPECT_EQ(b.msg.find(sip::HeaderId::route), nullptr) << "both of our Route values came off";
+  EXPECT_EQ(b.msg.top_via.transport, "TCP");
+}
+
+TEST_F(InlineProxyTest, LargeInviteToAUdpContactGoesOverTcpThenFallsBackToUdp) {
+  make();
+  const std::string pad(1200, 'x');
+  redirect("t2", "Contact: <sip:+12125551234@192.0.2.10>\r\n", "", Transport::udp, "a=x-pad:" + pad + "\r\n");
+  ASSERT_EQ(io_.transports.size(), 1u);
+  EXPECT_EQ(io_.transports[0], Transport::tcp) << "RFC 3261 §18.1.1: over 1300 bytes";
+  EXPECT_EQ(counters_.inline_tcp_upgrades.load(), 1u);
+  // The TCP connection fails: the same INVITE goes over UDP, same branch.
+  const std::string tcp_invite = last_to(kDestA);
+  sip::MessageWithHeaders<64> first;
+  ASSERT_TRUE(first.parse(tcp_invite).ok());
+  engine_->on_destination_unreachable(tcp_invite, now_);
+  ASSERT_EQ(io_.transports.size(), 2u);
+  EXPECT_EQ(io_.transports[1], Transport::udp);
+  sip::MessageWithHeaders<64> second;
+  ASSERT_TRUE(second.parse(last_to(kDestA)).ok());
+  EXPECT_EQ(second.msg.top_via.transport, "UDP");
+  EXPECT_EQ(counters_.inline_udp_fallbacks.load(), 1u);
+  EXPECT_GT(counters_.inline_invite_size[3].load() + counters_.inline_invite_size[4].load(), 0u);
+}
+
+TEST_F(InlineProxyTest, LargeInviteStaysOnUdpWhenTheContactSaysUdp) {
+  make();
+  redirect("t3", "Contact: <sip:+12125551234@192.0.2.10;transport=udp>\r\n", "", Transport::udp,
+           "a=x-pad:" + std::string(1200, 'x') + "\r\n");
+  ASSERT_EQ(io_.transports.size(), 1u);
+  EXPECT_EQ(io_.transports[0], Transport::udp);
+}
+
+TEST_F(InlineProxyTest, UnreachableDestinationIsGivenUpAtOnce) {
+  make();
+  redirect("t4", kTwoContacts);
+  engine_->on_destination_unreachable(last_to(kDestA), now_);
+  ASSERT_EQ(lines_to(kDestB).size(), 1u) << "no waiting for the branch timeout";
+  EXPECT_EQ(counters_.inline_transport_errors.load(), 1u);
+  // Something that is not ours changes nothing.
+  engine_->on_destination_unreachable("INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-zz\r\n\r\n", now_);
+  EXPECT_EQ(lines_to(kDestB).size(), 1u);
+}
+
+TEST_F(InlineProxyTest, SwitchOnTcpGetsItsOwnRecordRouteValue) {
+  EngineOptions o;
+  o.in_line.advertise_tcp = "198.51.100.1:5062";
+  make(o);
+  redirect("t5", "Contact: <sip:+12125551234@192.0.2.10>\r\n", "", Transport::tcp);
+  sip::MessageWithHeaders<64> p;
+  ASSERT_TRUE(p.parse(last_to(kDestA)).ok());
+  std::vector<std::string> rr;
+  for (const auto& h : p.msg.headers) {
+    if (h.id == sip::HeaderId::record_route) rr.emplace_back(h.value);
+  }
+  ASSERT_EQ(rr.size(), 2u);
+  EXPECT_EQ(rr[0].substr(0, 30), "<sip:198.51.100.1:5060;lr;srr=");
+  EXPECT_EQ(rr[1].substr(0, 44), "<sip:198.51.100.1:5062;transport=tcp;lr;srr=");
 }
 
 }  // namespace

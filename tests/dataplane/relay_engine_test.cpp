@@ -37,6 +37,10 @@ struct FakeIo final : RelayIo {
     return true;
   }
   bool upstream_up() const override { return up; }
+  bool to_destination(const SwitchPeer& to, std::uint64_t, std::span<const sip::Segment> msg) override {
+    to_switch(to, msg);
+    return true;
+  }
 };
 
 std::string status_line(const std::string& msg) { return msg.substr(0, msg.find("\r\n")); }
