@@ -43,6 +43,10 @@ N_SILENT = "12015550102"
 N_ALLFAIL = "12015550103"
 N_CANCEL = "12015550104"
 N_DECLINE = "16035550100"
+N_TCP = "12015550105"
+N_TLS = "12015550106"
+N_BIG = "12015550107"
+N_HANGUP = "12015550108"
 X5U = "https://cert.example.org/sim.pem"
 
 
@@ -53,10 +57,11 @@ def udp_bound(port):
         return any(line.split()[1].endswith(":" + want) for line in f.readlines()[1:])
 
 
-def carrier(env, name, steps, calls=1):
-    """A sipp UAS over UDP on 127.0.0.1: a carrier's gateway."""
-    uas = h.SippServer(env.ws, env.sipp, name, h._xml(name, steps), calls=calls, transport="u1", timeout=60)
-    h.wait_for(f"{name} bound", lambda: udp_bound(uas.port) or not uas.proc.running())
+def carrier(env, name, steps, calls=1, transport="u1"):
+    """A sipp UAS on 127.0.0.1 (UDP, or TCP with "t1"): a carrier's gateway."""
+    uas = h.SippServer(env.ws, env.sipp, name, h._xml(name, steps), calls=calls, transport=transport, timeout=60)
+    if transport == "u1":
+        h.wait_for(f"{name} bound", lambda: udp_bound(uas.port) or not uas.proc.running())
     return uas
 
 
@@ -74,16 +79,36 @@ def fails_with(status):
     return [' <recv request="INVITE"/>\n', h._send(response(status)), ' <recv request="ACK"/>\n']
 
 
-def answers():
+def answers(contact_params=""):
     """Rings, answers, then takes the switch's ACK and BYE (both through the
     relay: Route = our Record-Route)."""
-    contact = "Contact: <sip:carrier@[local_ip]:[local_port]>"
+    contact = f"Contact: <sip:carrier@[local_ip]:[local_port]{contact_params}>"
     return [' <recv request="INVITE"/>\n',
             h._send(response("SIP/2.0 180 Ringing", ["[last_Record-Route:]", contact])),
             h._send(response("SIP/2.0 200 OK", ["[last_Record-Route:]", contact], sdp=True)),
             ' <recv request="ACK"/>\n',
             ' <recv request="BYE"/>\n',
             h._send(response("SIP/2.0 200 OK"))]
+
+
+def answers_then_hangs_up():
+    """The callee ends the call: BYE along the route set the INVITE's
+    Record-Route gave it (through the relay), to the switch's Contact."""
+    contact = "Contact: <sip:carrier@[local_ip]:[local_port]>"
+    bye = "\n".join(["BYE [next_url] SIP/2.0", "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+                     "[routes]", "From: [$to_hdr]", "To: [$from_hdr]", "Call-ID: [$cid]", "CSeq: 1 BYE",
+                     "Max-Forwards: 70", "Content-Length: 0"])
+    return [' <recv request="INVITE" rrs="true">\n  <action>\n'
+            '   <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from_hdr"/>\n'
+            '   <ereg regexp=".*" search_in="hdr" header="Call-ID:" assign_to="cid"/>\n'
+            '  </action>\n </recv>\n',
+            h._send(response("SIP/2.0 200 OK", ["[last_Record-Route:]", contact], sdp=True)),
+            ' <recv request="ACK">\n  <action>\n'
+            '   <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to_hdr"/>\n'
+            '  </action>\n </recv>\n',
+            ' <pause milliseconds="200"/>\n',
+            h._send(bye, retrans=500),
+            ' <recv response="200"/>\n']
 
 
 def rings_until_cancel():
@@ -129,6 +154,22 @@ def switch_call(number, identity=None):
         ' <pause milliseconds="300"/>\n',
         h._send(in_dialog("BYE", 2), retrans=500),
         ' <recv response="200"/>\n'])
+
+
+def switch_call_callee_hangs_up(number):
+    ruri = h.number_uri(number)
+    invite = h._request("INVITE", ruri, body="v=0\no=switch 1 1 IN IP4 [local_ip]\ns=-\nc=IN IP4 [local_ip]\n"
+                                              "t=0 0\nm=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000")
+    ack = "\n".join(["ACK [next_url] SIP/2.0", "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+                     "[routes]", f'From: "switch" <sip:{CALLER}@[local_ip]>;tag=[pid]SR[call_number]',
+                     "[last_To:]", "[last_Call-ID:]", "CSeq: 1 ACK", "Max-Forwards: 70", "Content-Length: 0"])
+    return h._xml("switch-callee-bye", [
+        h._send(invite, retrans=500),
+        ' <recv response="100" optional="true"/>\n',
+        ' <recv response="200" rrs="true"/>\n',
+        h._send(ack),
+        ' <recv request="BYE"/>\n',
+        h._send(response("SIP/2.0 200 OK"))])
 
 
 def cancel_after_ringing(number):
@@ -194,6 +235,11 @@ def body(env):
     f2 = carrier(env, "f2-503", fails_with("SIP/2.0 503 Service Unavailable"))
     c1 = carrier(env, "c1-500", fails_with("SIP/2.0 500 Server Internal Error"))
     c2 = carrier(env, "c2-ring", rings_until_cancel())
+    d_tcp = carrier(env, "d-tcp", answers(";transport=tcp"), transport="t1")
+    d_tls = carrier(env, "d-tls", fails_with("SIP/2.0 486 Busy Here"), transport="t1")
+    tls_front = h.Stunnel(ws, env.stunnel, "stunnel-carrier", "server", d_tls.port, cert=pki.sim_cert, key=pki.sim_key)
+    d_big = carrier(env, "d-big", fails_with("SIP/2.0 486 Busy Here"), transport="t1")
+    d_hangup = carrier(env, "d-hangup", answers_then_hangs_up())
 
     def to(c, n):
         return f"sip:+{n}@{CARRIER_IP}:{c.port}"
@@ -201,7 +247,12 @@ def body(env):
              f"{N_SILENT} 302 contacts={to(a_silent, N_SILENT)},{to(b_busy, N_SILENT)}",
              f"{N_ALLFAIL} 302 contacts={to(f1, N_ALLFAIL)},{to(f2, N_ALLFAIL)}",
              f"{N_CANCEL} 302 contacts={to(c1, N_CANCEL)},{to(c2, N_CANCEL)}",
-             f"{N_DECLINE} 603"]
+             f"{N_DECLINE} 603",
+             f"{N_TCP} 302 contacts={to(d_tcp, N_TCP)};transport=tcp",
+             f"{N_TLS} 302 contacts=sip:+{N_TLS}@{CARRIER_IP}:{tls_front.accept_port};transport=tls",
+             # No transport parameter: UDP, unless the INVITE is too big for it.
+             f"{N_BIG} 302 contacts={to(d_big, N_BIG)}",
+             f"{N_HANGUP} 302 contacts={to(d_hangup, N_HANGUP)}"]
     sim = h.Sim(ws, env.sim_bin, "sim", pki, rules=rules, tls=True)
     relay = env.relay("relay", relay_keys(sim))
     relay.source = SWITCH_IP
@@ -265,18 +316,52 @@ def body(env):
     r = env.sipp_call("decline", h.invite_scenario(N_DECLINE, 603), port, local_ip=SWITCH_IP)
     env.check("603 from the service reaches the switch", r.ok(), r.describe())
 
+    # 6. Destinations over TCP and TLS (stunnel, a TLS server we did not write).
+    r = env.sipp_call("tcp", switch_call(N_TCP), port, local_ip=SWITCH_IP)
+    env.check("TCP destination: call answered, ACK and BYE routed to it over TCP", r.ok(), r.describe())
+    rt = d_tcp.wait()
+    env.check("the TCP destination saw INVITE, ACK, BYE", rt.ok(), rt.describe())
+    inv = received(rt, "INVITE")
+    env.check("its INVITE has a TCP Via and a double Record-Route (switch on UDP)",
+              inv and inv[0].vias()[0].startswith("SIP/2.0/TCP ") and len(inv[0].all("record-route")) == 2,
+              (inv[0].vias()[:1], inv[0].all("record-route")) if inv else None)
+    r = env.sipp_call("tls", h.invite_scenario(N_TLS, 486), port, local_ip=SWITCH_IP)
+    env.check("TLS destination behind stunnel (certificate verified): its 486 reaches the switch", r.ok(),
+              r.describe())
+    rl = d_tls.wait()
+    env.check("the destination behind stunnel got INVITE and our ACK", rl.ok(), rl.describe())
+    tls_front.stop()
+
+    # 7. A large INVITE to a Contact without transport= goes over TCP (§18.1.1).
+    r = env.sipp_call("big", h.invite_scenario(N_BIG, 486, body=h.sdp_body(1400)), port, local_ip=SWITCH_IP)
+    env.check("1.5 KB INVITE: sent over TCP to a destination that only listens on TCP", r.ok(), r.describe())
+    rg = d_big.wait()
+    big = received(rg, "INVITE")
+    env.check("it arrived over TCP, Identity and all", rg.ok() and big and big[0].vias()[0].startswith("SIP/2.0/TCP ")
+              and big[0].get("Identity") is not None, rg.describe())
+
+    # 8. The callee hangs up: its BYE comes from outside acl.allow and is let
+    # in by our Record-Route token.
+    r = env.sipp_call("hangup", switch_call_callee_hangs_up(N_HANGUP), port, local_ip=SWITCH_IP)
+    env.check("callee's BYE reaches the switch through the relay, its 200 goes back", r.ok(), r.describe())
+    rh = d_hangup.wait()
+    env.check("the callee got the 200 for its BYE", rh.ok(), rh.describe())
+
     env.check_one_final_each()
     env.check("relay stops cleanly", relay.stop() == 0, relay.stderr_text()[-300:])
     c = relay.counters or {}
-    env.check("counted: 4 searches, 8 destination INVITEs, 1 answered, 1 exhausted, 1 branch timeout",
+    env.check("counted: 8 searches, 12 destination INVITEs, 3 answered, 1 exhausted, 1 branch timeout",
               (c.get("inline_searches"), c.get("inline_attempts"), c.get("inline_answered"),
-               c.get("inline_exhausted"), c.get("inline_branch_timeouts")) == (4, 8, 1, 1, 1),
+               c.get("inline_exhausted"), c.get("inline_branch_timeouts")) == (8, 12, 3, 1, 1),
               {k: v for k, v in c.items() if k.startswith("inline_") and v})
-    env.check("in-dialog ACK and BYE routed, the BYE's 200 routed back",
-              c.get("inline_routed_requests") == 2 and c.get("inline_routed_responses") == 1,
+    env.check("in-dialog requests routed (3 ACK, 3 BYE), the BYEs' 200s routed back",
+              c.get("inline_routed_requests") == 6 and c.get("inline_routed_responses") == 3,
               (c.get("inline_routed_requests"), c.get("inline_routed_responses")))
     env.check("nothing from the carriers was refused as an unlisted source", c.get("acl_denied") == 0,
               c.get("acl_denied"))
+    env.check("one INVITE upgraded to TCP; TCP and TLS connections opened to destinations",
+              c.get("inline_tcp_upgrades") == 1 and c.get("tls_destination_connects", 0) >= 3,
+              (c.get("inline_tcp_upgrades"), c.get("tls_destination_connects")))
     env.check("sizes of the INVITEs sent are counted",
               sum((c.get("inline_invite_size") or {}).values()) == c.get("inline_attempts"),
               c.get("inline_invite_size"))
