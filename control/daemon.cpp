@@ -258,6 +258,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   engine.via_transport = cfg.upstream.targets.front().tls ? "TLS" : "TCP";
   engine.emergency_numbers = cfg.emergency.numbers;
   DestinationFilter destinations(cfg.in_line.allow_destinations);
+  DestinationFilter switches(cfg.acl.allow);
   if (cfg.mode == Mode::in_line) {
     auto& in = engine.in_line;
     in.enabled = true;
@@ -274,6 +275,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     in.branch_timeout = sip::Millis{cfg.in_line.branch_timeout_ms};
     in.ring_timeout = sip::Millis{cfg.in_line.ring_timeout_ms};
     in.allow_destinations = &destinations;
+    in.switches = &switches;
     in.max_redirections = cfg.in_line.max_redirections;
   }
 

@@ -254,7 +254,7 @@ bool RelayEngine::send_attempt(std::uint32_t idx, std::uint8_t attempt, bool for
   const sip::BranchId id{options_.worker, idx, static_cast<std::uint16_t>(s.generation | attempt)};
   sip::encode_branch(id, mac_, branch);
   char token[16];
-  const std::size_t token_len = route_token(orig.msg.call_id, token);
+  const std::size_t token_len = route_token(orig.msg.call_id, orig.msg.from.tag, token);
   const std::string_view tok(token, token_len);
 
   // §16.6: Request-URI to the Contact, our Via, Max-Forwards, our
@@ -278,7 +278,10 @@ bool RelayEngine::send_attempt(std::uint32_t idx, std::uint8_t attempt, bool for
           << ";lr;" << kRouteParam << "=" << tok << ">";
     }
     sip::Rewriter rw(orig.msg);
-    bool ok = vw.ok() && rw_text.ok() && rw2.ok() && rw.set_request_uri(uri_text) == sip::RewriteError::ok &&
+    // Routes the switch preloaded led to us (or the service); the Contact is
+    // the target now, so none go on (and ACK/CANCEL need none either).
+    bool ok = vw.ok() && rw_text.ok() && rw2.ok() && removed(rw.remove_headers(sip::HeaderId::route)) &&
+              rw.set_request_uri(uri_text) == sip::RewriteError::ok &&
               rw.prepend_via(std::string_view(via, vw.size())) == sip::RewriteError::ok &&
               rw.decrement_max_forwards() == sip::RewriteError::ok &&
               rw.add_header("Record-Route", std::string_view(rr, rw_text.size())) == sip::RewriteError::ok &&
@@ -339,11 +342,16 @@ bool RelayEngine::send_attempt(std::uint32_t idx, std::uint8_t attempt, bool for
   return true;
 }
 
-void RelayEngine::finish_search(std::uint32_t idx, sip::Millis now) {
+void RelayEngine::end_search(std::uint32_t idx) {
   Slot& s = slots_[idx];
   s.searching = false;
   s.branch_deadline = sip::kNoDeadline;
   s.ring_deadline = sip::kNoDeadline;
+}
+
+void RelayEngine::finish_search(std::uint32_t idx, sip::Millis now) {
+  Slot& s = slots_[idx];
+  end_search(idx);
   if (s.server.state() != sip::TransactionState::proceeding) return;
   if (s.cancelled) {
     respond_local(idx, 487, {}, now);
@@ -417,7 +425,15 @@ void RelayEngine::apply_destination(std::uint32_t idx, sip::Actions a, sip::Mill
     io_.to_destination(st.destination, s.call_hash, std::span(&seg, 1));
     bump(counters_.inline_retransmissions);
   }
-  if (a.has(sip::Action::request_cancel)) send_destination_cancel(idx);
+  if (a.has(sip::Action::request_cancel)) {
+    send_destination_cancel(idx);
+    // Not the switch's CANCEL (Timer C, ring_timeout): this branch is given
+    // up; its 487 will come on a stale branch and be ACKed there.
+    if (!s.cancelled && s.searching) {
+      abandon_branch(idx, 408, now);
+      return;
+    }
+  }
   if ((a.has(sip::Action::timeout) || a.has(sip::Action::transport_error)) && s.searching) {
     abandon_branch(idx, 408, now);
   }
@@ -426,22 +442,26 @@ void RelayEngine::apply_destination(std::uint32_t idx, sip::Actions a, sip::Mill
 void RelayEngine::on_destination_timer(std::uint32_t idx, sip::Millis now) {
   Slot& s = slots_[idx];
   apply_destination(idx, s.dest.on_timer(now), now);
-  if (!s.searching) return;
-  if (s.branch_deadline <= now) {
-    s.branch_deadline = sip::kNoDeadline;
-    if (s.dest.state() == sip::TransactionState::calling) {
-      bump(counters_.inline_branch_timeouts);
-      abandon_branch(idx, 408, now);
-      return;
+  const bool branch_due = s.branch_deadline <= now;
+  const bool ring_due = s.ring_deadline <= now;
+  if (branch_due) s.branch_deadline = sip::kNoDeadline;
+  if (ring_due) s.ring_deadline = sip::kNoDeadline;
+  if (!s.searching || s.inl == kNone) return;
+  if (branch_due && s.dest.state() == sip::TransactionState::calling) {
+    InlineState& st = inline_[s.inl];
+    if (st.upgraded && !s.cancelled) {
+      // TCP for a large INVITE got nowhere (a gateway that drops SYNs says
+      // nothing): UDP after all, as §18.1.1 allows.
+      bump(counters_.inline_udp_fallbacks);
+      if (send_attempt(idx, s.attempt, true, now)) return;
     }
+    bump(counters_.inline_branch_timeouts);
+    abandon_branch(idx, 408, now);
+    return;
   }
-  if (s.ring_deadline <= now) {
-    s.ring_deadline = sip::kNoDeadline;
-    if (s.dest.state() == sip::TransactionState::proceeding) {
-      bump(counters_.inline_ring_timeouts);
-      apply_destination(idx, s.dest.cancel(now), now);
-      abandon_branch(idx, 408, now);
-    }
+  if (ring_due && s.dest.state() == sip::TransactionState::proceeding) {
+    bump(counters_.inline_ring_timeouts);
+    apply_destination(idx, s.dest.cancel(now), now);  // CANCEL, and on to the next
   }
 }
 
@@ -460,7 +480,7 @@ void RelayEngine::on_destination_response(const sip::Message& m, sip::Millis now
   Slot& s = slots_[idx];
   const auto attempt = static_cast<std::uint8_t>(id->generation & kAttemptMask);
   if (!s.in_use || (s.generation & ~kAttemptMask) != (id->generation & ~kAttemptMask) || attempt == 0 ||
-      attempt > s.attempt) {
+      attempt > s.attempt || call_hash(m.call_id, mac_) != s.call_hash) {
     bump(counters_.responses_unmatched);
     return;
   }
@@ -479,13 +499,18 @@ void RelayEngine::on_destination_response(const sip::Message& m, sip::Millis now
       send_destination_ack(idx, attempt, m);
     } else if (code >= 200) {
       if (s.searching) {
-        s.searching = false;
+        end_search(idx);
         cancel_destination(idx, now);
       }
-      s.answered = true;
       relay_response(idx, m, now);
+      // Only a 2xx the switch really got makes the stored state unneeded.
+      if (s.server.state() == sip::TransactionState::accepted) s.answered = true;
       reschedule(idx);
       maybe_release(idx);
+    } else if (code > 100) {
+      // A destination given up while silent wakes up and rings: it must
+      // not ring alongside the one now tried (§16.7 step 10).
+      send_stale_cancel(idx, attempt, m);
     }
     return;
   }
@@ -499,12 +524,10 @@ void RelayEngine::on_destination_response(const sip::Message& m, sip::Millis now
       }
       if (code > 100) relay_response(idx, m, now);
     } else if (code < 300) {
-      s.searching = false;
-      s.answered = true;
-      s.branch_deadline = sip::kNoDeadline;
-      s.ring_deadline = sip::kNoDeadline;
+      end_search(idx);
       bump(counters_.inline_answered);
       relay_response(idx, m, now);
+      if (s.server.state() == sip::TransactionState::accepted) s.answered = true;
     } else if (s.searching && !s.cancelled && code < failover_.size() && failover_[code]) {
       note_candidate(idx, &m, code);
       s.dest = sip::InviteClient{};  // ACKed above; its retransmitted finals are stale now
@@ -514,11 +537,15 @@ void RelayEngine::on_destination_response(const sip::Message& m, sip::Millis now
       next_destination(idx, now);
     } else {
       // 6xx, a final not configured for failover, or the answer to the
-      // switch's CANCEL: it ends the search and goes to the switch.
-      s.searching = false;
-      s.branch_deadline = sip::kNoDeadline;
-      s.ring_deadline = sip::kNoDeadline;
-      relay_response(idx, m, now);
+      // switch's CANCEL: it ends the search and goes to the switch. A 503
+      // becomes 500, as in finish_search (§16.7 step 6).
+      end_search(idx);
+      if (code == 503) {
+        const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"destination unavailable\""}};
+        respond_local(idx, 500, {}, now, why);
+      } else {
+        relay_response(idx, m, now);
+      }
     }
   }
   apply_destination(idx, a, now);
@@ -597,30 +624,82 @@ void RelayEngine::on_destination_unreachable(std::string_view sent, sip::Millis 
   Slot& s = slots_[idx];
   const auto attempt = static_cast<std::uint8_t>(id->generation & kAttemptMask);
   if (!s.in_use || (s.generation & ~kAttemptMask) != (id->generation & ~kAttemptMask) || attempt != s.attempt ||
-      !s.searching || s.inl == kNone) {
+      !s.searching || s.inl == kNone || call_hash(m.msg.call_id, mac_) != s.call_hash) {
     return;
   }
   InlineState& st = inline_[s.inl];
-  if (st.upgraded && st.transport_of_attempt[attempt] == static_cast<std::uint8_t>(Transport::tcp)) {
+  if (!s.cancelled && st.upgraded && st.transport_of_attempt[attempt] == static_cast<std::uint8_t>(Transport::tcp)) {
     // §18.1.1: TCP failed for a large request; UDP it is, fragments and all.
     bump(counters_.inline_udp_fallbacks);
     if (send_attempt(idx, attempt, true, now)) return;
   }
-  apply_destination(idx, s.dest.on_transport_error(now), now);
+  abandon_branch(idx, 503, now);  // a transport error counts as a 503 (§16.7 step 6 via §16.9)
   reschedule(idx);
   maybe_release(idx);
+}
+
+// CANCEL for a branch already given up that rang after all: its Request-URI
+// is that attempt's Contact, its Via our branch as the response carries it,
+// its To the response's without the tag.
+void RelayEngine::send_stale_cancel(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp) {
+  Slot& s = slots_[idx];
+  if (s.inl == kNone) return;
+  const InlineState& st = inline_[s.inl];
+  const std::string_view uri_text = st.target_uri(attempt);
+  sip::Uri uri;
+  sip::NextHop hop;
+  if (!sip::parse_uri(uri_text, uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) return;
+  const sip::Header* from = resp.find(sip::HeaderId::from);
+  if (from == nullptr || !resp.to.has_tag) return;
+  // The To value up to ";tag=..." and after it.
+  const std::string_view to = resp.find(sip::HeaderId::to)->value;
+  const auto tag_at = static_cast<std::size_t>(resp.to.tag.data() - to.data());
+  const std::size_t cut = to.rfind(';', tag_at);
+  if (cut == std::string_view::npos) return;
+  const std::size_t after = tag_at + resp.to.tag.size();
+  const std::uint8_t transport = st.transport_of_attempt[attempt];
+  char out[4096];
+  Writer w(out, sizeof out);
+  w << "CANCEL " << uri_text << " SIP/2.0\r\n";
+  w << "Via: " << via_prefix_for(transport) << resp.top_via.branch << "\r\n";
+  w << "Max-Forwards: 70\r\n";
+  w << "From: " << from->value << "\r\n";
+  w << "To: " << to.substr(0, cut) << to.substr(after) << "\r\n";
+  w << "Call-ID: " << resp.call_id << "\r\n";
+  w << "CSeq: " << resp.cseq.number << " CANCEL\r\n";
+  w << "Content-Length: 0\r\n\r\n";
+  if (!w.ok()) return;
+  const sip::Segment seg{out, w.size()};
+  SwitchPeer peer = udp_peer(hop, st.destination.local);
+  peer.transport = static_cast<Transport>(transport);
+  io_.to_destination(peer, s.call_hash, std::span(&seg, 1));
+  bump(counters_.inline_cancels_out);
 }
 
 // ---------------------------------------------------------------------------
 // Inside dialogs: loose routing on our Record-Route, no per-dialog state.
 
-std::size_t RelayEngine::route_token(std::string_view call_id, char* out) const {
-  char buf[512];
+// The Record-Route token: a keyed MAC of the Call-ID and the caller's From
+// tag, which every request of the dialog carries (as From tag one way, as
+// To tag the other).
+std::size_t RelayEngine::route_token(std::string_view call_id, std::string_view tag, char* out) const {
+  char buf[256];
   Writer w(buf, sizeof buf);
-  w << "rr|" << call_id;
+  put_hex64(w, call_hash(call_id, mac_));
+  w << "|rr|" << tag;
+  if (!w.ok()) return 0;
   std::uint64_t h = mac_(std::span(reinterpret_cast<const std::uint8_t*>(buf), w.size()));
   for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kHex[h & 15];
   return 16;
+}
+
+bool RelayEngine::token_matches(const sip::Message& m, std::string_view token) const {
+  char expected[16];
+  for (const std::string_view tag : {m.from.tag, m.to.tag}) {
+    const std::size_t n = route_token(m.call_id, tag, expected);
+    if (n > 0 && token == std::string_view(expected, n)) return true;
+  }
+  return false;
 }
 
 bool RelayEngine::routes_through_us(const sip::Message& m) const {
@@ -632,10 +711,7 @@ bool RelayEngine::routes_through_us(const sip::Message& m) const {
   sip::Uri uri;
   if (!sip::parse_uri(na.uri_text, uri)) return false;
   const auto token = sip::find_param(uri.params, kRouteParam);
-  if (!token) return false;
-  char expected[16];
-  const std::size_t n = route_token(m.call_id, expected);
-  return *token == std::string_view(expected, n);
+  return token && token_matches(m, *token);
 }
 
 // "z9hG4bK-srs-" kind owner conn family address port local "-" mac, all
@@ -667,6 +743,7 @@ std::size_t RelayEngine::stateless_branch(const sip::Message& m, const SwitchPee
   char buf[1024];
   Writer mw(buf, sizeof buf);
   mw << std::string_view(out, body) << "|" << m.top_via.text;
+  if (!mw.ok()) return 0;
   w << "-";
   put_hex64(w, mac_(std::span(reinterpret_cast<const std::uint8_t*>(buf), mw.size())));
   return w.ok() ? w.size() : 0;
@@ -722,6 +799,13 @@ static bool decode_stateless(std::string_view branch, std::string_view below, si
 
 void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
   const bool ack = m.method_id == sip::Method::ack;
+  // Only requests inside a dialog: a new call never passes by Route alone
+  // (it goes to the service like any other INVITE).
+  if (!m.to.has_tag || m.to.tag.empty()) {
+    if (!ack) answer_stateless(m, from, 403, {});
+    bump(counters_.inline_route_rejected);
+    return;
+  }
   if (m.max_forwards == 0) {
     if (!ack) answer_stateless(m, from, 483, {});
     bump(counters_.inline_route_rejected);
@@ -732,8 +816,6 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
   std::size_t rest_count = 0;
   bool leading = true;  // still among our own values (one, or two after a double Record-Route)
   bool too_many = false;
-  char expected[16];
-  const std::string_view token(expected, route_token(m.call_id, expected));
   for (const auto& h : m.headers) {
     if (h.id != sip::HeaderId::route) continue;
     sip::NameAddrList list(h.value);
@@ -741,7 +823,10 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
     while (list.next(na)) {
       if (leading) {
         sip::Uri uri;
-        if (sip::parse_uri(na.uri_text, uri) && sip::find_param(uri.params, kRouteParam) == token) continue;
+        if (sip::parse_uri(na.uri_text, uri)) {
+          const auto token = sip::find_param(uri.params, kRouteParam);
+          if (token && token_matches(m, *token)) continue;
+        }
         leading = false;
       }
       if (rest_count == std::size(rest)) {
@@ -772,6 +857,14 @@ void RelayEngine::loose_route(const sip::Message& m, const SwitchPeer& from) {
   }
   char branch[160];
   const std::size_t blen = stateless_branch(m, from, branch);
+  // Never back to ourselves; and a peer outside acl.allow (a destination)
+  // may only reach the switches, so nobody can use us as an open relay.
+  if (sip::same_endpoint(hop.addr, options_.in_line.advertise_addr) ||
+      (from.unlisted && options_.in_line.switches != nullptr && !options_.in_line.switches->allows(hop.addr))) {
+    if (!ack) answer_stateless(m, from, 403, {});
+    bump(counters_.inline_route_rejected);
+    return;
+  }
   const Transport t = transport_of(hop.transport);
   char via[320];
   Writer vw(via, sizeof via);

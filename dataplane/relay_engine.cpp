@@ -454,11 +454,11 @@ void RelayEngine::relay_response(std::uint32_t idx, const sip::Message& resp, si
   // §16.7 step 3: our Via comes off; the rest goes back as the service wrote it.
   sip::Rewriter rw(resp);
   if (rw.remove_top_via() == sip::RewriteError::ok) {
-    Store& st = stores_[s.store];
-    const std::size_t n = s.store == kNone ? 0 : rw.flatten(st.resp, kStoreBytes);
+    Store* st = s.store == kNone ? nullptr : &stores_[s.store];
+    const std::size_t n = st == nullptr ? 0 : rw.flatten(st->resp, kStoreBytes);
     if (n > 0) {
-      st.resp_len = static_cast<std::uint32_t>(n);
-      const sip::Segment seg{st.resp, n};
+      st->resp_len = static_cast<std::uint32_t>(n);
+      const sip::Segment seg{st->resp, n};
       io_.to_switch(s.peer, std::span(&seg, 1));
     } else {
       io_.to_switch(s.peer, rw.segments());
@@ -535,8 +535,11 @@ void RelayEngine::resend_last_response(std::uint32_t idx) {
 void RelayEngine::reschedule(std::uint32_t idx) {
   Slot& s = slots_[idx];
   if (!s.in_use) return;
-  const sip::Millis at = std::min({s.server.next_deadline(), s.client.next_deadline(), s.failopen_at,
-                                   s.dest.next_deadline(), s.branch_deadline, s.ring_deadline});
+  sip::Millis at = std::min({s.server.next_deadline(), s.client.next_deadline(), s.failopen_at,
+                             s.dest.next_deadline(), s.branch_deadline, s.ring_deadline});
+  // Never at or before the time being processed: a deadline nobody cleared
+  // would otherwise keep on_timer() looping on one slot.
+  if (at != sip::kNoDeadline && at <= timer_now_) at = timer_now_ + sip::Millis{1};
   if (at == sip::kNoDeadline || at == s.scheduled) return;
   s.scheduled = at;
   timers_.push_back(TimerEntry{at, idx, s.generation});
@@ -574,6 +577,7 @@ void RelayEngine::maybe_release(std::uint32_t idx) {
 }
 
 void RelayEngine::on_timer(sip::Millis now) {
+  timer_now_ = now;
   const auto later = [](const TimerEntry& a, const TimerEntry& b) { return a.at > b.at; };
   while (!timers_.empty() && timers_.front().at <= now) {
     std::pop_heap(timers_.begin(), timers_.end(), later);
@@ -609,7 +613,7 @@ void RelayEngine::shutdown(sip::Millis now) {
     Slot& s = slots_[i];
     if (!s.in_use || s.server.state() != sip::TransactionState::proceeding) continue;
     if (s.searching) {
-      s.searching = false;
+      end_search(i);
       cancel_destination(i, now);
     }
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"relay shutting down\""}};

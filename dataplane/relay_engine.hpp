@@ -83,6 +83,9 @@ struct InlineOptions {
   sip::Millis branch_timeout{2000};  // no response at all from a destination: next Contact
   sip::Millis ring_timeout{0};       // no final after a provisional: CANCEL, next Contact (0: Timer C only)
   const AddressFilter* allow_destinations = nullptr;  // nullptr: any
+  // acl.allow: where a request from a source outside it may be routed to
+  // (the switches), so that a destination cannot use us as a relay.
+  const AddressFilter* switches = nullptr;
   std::uint32_t max_redirections = 5;                 // destinations tried per call, at most 15
 };
 
@@ -167,6 +170,8 @@ class RelayEngine {
   // In-line mode (inline_proxy.cpp).
   bool start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now);
   void next_destination(std::uint32_t idx, sip::Millis now);
+  void end_search(std::uint32_t idx);
+  bool token_matches(const sip::Message& m, std::string_view token) const;
   bool send_attempt(std::uint32_t idx, std::uint8_t attempt, bool force_udp, sip::Millis now);
   std::string_view via_prefix_for(std::uint8_t transport) const;
   std::string_view advertise_for(std::uint8_t transport) const;
@@ -178,11 +183,12 @@ class RelayEngine {
   void note_candidate(std::uint32_t idx, const sip::Message* resp, std::uint16_t code);
   void send_destination_ack(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp);
   void send_destination_cancel(std::uint32_t idx);
+  void send_stale_cancel(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp);
   void cancel_destination(std::uint32_t idx, sip::Millis now);
   bool routes_through_us(const sip::Message& m) const;
   void loose_route(const sip::Message& m, const SwitchPeer& from);
   void route_response(const sip::Message& m);
-  std::size_t route_token(std::string_view call_id, char* out) const;
+  std::size_t route_token(std::string_view call_id, std::string_view tag, char* out) const;
   std::size_t stateless_branch(const sip::Message& m, const SwitchPeer& from, char* out) const;
 
   bool parse_stored_request(std::uint32_t idx, sip::MessageWithHeaders<96>& out) const;
@@ -209,6 +215,7 @@ class RelayEngine {
   std::vector<std::uint64_t> index_keys_;
   std::vector<std::uint32_t> index_slots_;
   std::vector<TimerEntry> timers_;  // min-heap by `at`, lazily pruned
+  sip::Millis timer_now_{0};        // the time on_timer() last ran for
   std::size_t active_ = 0;
 };
 

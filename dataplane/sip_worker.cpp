@@ -84,7 +84,9 @@ unsigned SipWorker::poll_udp() {
 }
 
 void SipWorker::handle_datagram(Packet* p, bool handed_off) {
-  const bool listed = handed_off || filter_.allows(p->peer.addr);
+  // Whether the source is in acl.allow travels with a handed-off packet.
+  if (!handed_off) p->peer.unlisted = !filter_.allows(p->peer.addr);
+  const bool listed = !p->peer.unlisted;
   if (!listed && !options_.engine.in_line.enabled) {
     bump(counters_.acl_denied);
     release(p);

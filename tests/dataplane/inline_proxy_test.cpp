@@ -131,6 +131,7 @@ class InlineProxyTest : public ::testing::Test {
   // A datagram from `from` ("ip:port"), as the sip worker would hand it over.
   // Returns whether a source outside acl.allow would have been let in.
   bool receive(const std::string& bytes, const std::string& from = kSwitch, Transport transport = Transport::udp) {
+    const bool listed = from == kSwitch;
     held_.push_back(bytes);
     const std::string& b = held_.back();
     sip::MessageWithHeaders<64> p;
@@ -140,10 +141,11 @@ class InlineProxyTest : public ::testing::Test {
     peer.addr = address(from.substr(0, colon), static_cast<std::uint16_t>(std::stoi(from.substr(colon + 1))));
     peer.addr_len = sizeof(sockaddr_in);
     peer.transport = transport;
+    peer.unlisted = !listed;
     // As the sip worker does: only the switch is in acl.allow; anyone else
     // reaches the engine only when admits_unlisted() lets it in.
     const bool admitted = r.ok() && engine_->admits_unlisted(p.msg);
-    if (from == kSwitch || admitted) engine_->on_switch_message(p.msg, r, peer, now_);
+    if (listed || admitted) engine_->on_switch_message(p.msg, r, peer, now_);
     return admitted;
   }
   void from_service(const std::string& bytes) {
@@ -545,6 +547,142 @@ TEST_F(InlineProxyTest, SwitchOnTcpGetsItsOwnRecordRouteValue) {
   ASSERT_EQ(rr.size(), 2u);
   EXPECT_EQ(rr[0].substr(0, 30), "<sip:198.51.100.1:5060;lr;srr=");
   EXPECT_EQ(rr[1].substr(0, 44), "<sip:198.51.100.1:5062;transport=tcp;lr;srr=");
+}
+
+const std::string kCancelC = "CANCEL sip:+12125551234@198.51.100.1:5060;user=phone SIP/2.0\r\n"
+                             "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-sw-1;rport\r\n"
+                             "Max-Forwards: 70\r\n"
+                             "From: <sip:+13035550147@198.51.100.20>;tag=caller1\r\n"
+                             "To: <sip:+12125551234@198.51.100.1>\r\n";
+
+TEST_F(InlineProxyTest, LateAnswerFromAnAbandonedBranchWinsAndTheLiveOneIsCancelled) {
+  make();
+  redirect("s1", kTwoContacts);
+  const std::string a_invite = first_to(kDestA);
+  advance(Millis{2100});  // A silent: B tried
+  ASSERT_EQ(lines_to(kDestB).size(), 1u);
+  receive(answer(last_to(kDestB), 180, "Ringing", "b1"), kDestB);
+  receive(answer(a_invite, 200, "OK", "a1", "Contact: <sip:callee@192.0.2.10>\r\n"), kDestA);
+  EXPECT_EQ(lines_to(kSwitch).back(), "SIP/2.0 200 OK") << "every 2xx reaches the switch";
+  EXPECT_EQ(lines_to(kDestB).back().rfind("CANCEL ", 0), 0u) << "the live branch is cancelled";
+  receive(answer(first_to(kDestB), 487, "Request Terminated", "b1"), kDestB);
+  EXPECT_EQ(finals_to_switch(), 1) << "B's 487 does not reach the switch after A's 200";
+  // Time runs out for everything: no timer loops, every slot comes back.
+  advance(Millis{70000});
+  EXPECT_EQ(engine_->active_transactions(), 0u);
+}
+
+TEST_F(InlineProxyTest, AbandonedBranchThatRingsLaterIsCancelled) {
+  make();
+  redirect("s2", kTwoContacts);
+  const std::string a_invite = first_to(kDestA);
+  advance(Millis{2100});
+  receive(answer(a_invite, 180, "Ringing", "a1"), kDestA);
+  ASSERT_EQ(lines_to(kDestA).back().rfind("CANCEL sip:+12125551234@192.0.2.10;user=phone SIP/2.0", 0), 0u);
+  sip::MessageWithHeaders<64> c, inv;
+  ASSERT_TRUE(c.parse(last_to(kDestA)).ok());
+  ASSERT_TRUE(inv.parse(a_invite).ok());
+  EXPECT_EQ(c.msg.top_via.branch, inv.msg.top_via.branch);
+  EXPECT_FALSE(c.msg.to.has_tag) << "§9.1: the INVITE's To";
+  EXPECT_EQ(lines_to(kSwitch).size(), 1u) << "the stale 180 is not relayed";
+}
+
+TEST_F(InlineProxyTest, ShutdownDuringASearchAnswersAndCancels) {
+  make();
+  redirect("s3", kTwoContacts);
+  receive(answer(last_to(kDestA), 180, "Ringing", "a1"), kDestA);
+  engine_->shutdown(now_);
+  EXPECT_EQ(lines_to(kSwitch).back().substr(0, 11), "SIP/2.0 503");
+  EXPECT_EQ(lines_to(kDestA).back().rfind("CANCEL ", 0), 0u);
+  receive(answer(first_to(kDestA), 487, "Request Terminated", "a1"), kDestA);
+  EXPECT_EQ(finals_to_switch(), 1);
+  advance(Millis{70000});
+  EXPECT_EQ(engine_->active_transactions(), 0u);
+}
+
+TEST_F(InlineProxyTest, RingTimeoutCancelsAndTriesTheNext) {
+  EngineOptions o;
+  o.in_line.ring_timeout = Millis{5000};
+  make(o);
+  redirect("s4", kTwoContacts);
+  receive(answer(last_to(kDestA), 180, "Ringing", "a1"), kDestA);
+  advance(Millis{4900});
+  EXPECT_TRUE(lines_to(kDestB).empty());
+  advance(Millis{200});
+  EXPECT_EQ(lines_to(kDestA).back().rfind("CANCEL ", 0), 0u);
+  ASSERT_EQ(lines_to(kDestB).size(), 1u);
+  EXPECT_EQ(counters_.inline_ring_timeouts.load(), 1u);
+  // A's 487 for our CANCEL: ACKed, not relayed.
+  receive(answer(first_to(kDestA), 487, "Request Terminated", "a1"), kDestA);
+  EXPECT_EQ(lines_to(kDestA).back().rfind("ACK ", 0), 0u);
+  EXPECT_EQ(finals_to_switch(), 0);
+}
+
+TEST_F(InlineProxyTest, CancelBeforeAnyProvisionalWaitsForOne) {
+  make();
+  redirect("s5", kTwoContacts);
+  receive(kCancelC + "Call-ID: s5\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(lines_to(kDestA).size(), 1u) << "§9.1: no CANCEL before a provisional";
+  receive(answer(first_to(kDestA), 180, "Ringing", "a1"), kDestA);
+  EXPECT_EQ(lines_to(kDestA).back().rfind("CANCEL ", 0), 0u);
+  receive(answer(first_to(kDestA), 487, "Request Terminated", "a1"), kDestA);
+  EXPECT_EQ(lines_to(kSwitch).back(), "SIP/2.0 487 Request Terminated");
+  EXPECT_TRUE(lines_to(kDestB).empty()) << "no further destination after a CANCEL";
+}
+
+TEST_F(InlineProxyTest, SilentDestinationAfterCancelGivesA487) {
+  make();
+  redirect("s6", kTwoContacts);
+  receive(kCancelC + "Call-ID: s6\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n");
+  advance(Millis{2100});
+  EXPECT_EQ(lines_to(kSwitch).back(), "SIP/2.0 487 Request Terminated");
+  EXPECT_TRUE(lines_to(kDestB).empty());
+  advance(Millis{70000});
+  EXPECT_EQ(engine_->active_transactions(), 0u);
+}
+
+
+struct OnlySwitch final : AddressFilter {
+  bool allows(const sockaddr_storage& a) const override { return peer_text(a) == kSwitch; }
+};
+
+TEST_F(InlineProxyTest, ARouteTokenDoesNotMakeUsAnOpenRelay) {
+  OnlySwitch sw;
+  EngineOptions o;
+  o.in_line.switches = &sw;
+  make(o);
+  redirect("o1", kTwoContacts);
+  receive(answer(last_to(kDestA), 200, "OK", "a1", "Contact: <sip:callee@192.0.2.10>\r\n"), kDestA);
+  sip::MessageWithHeaders<64> ok;
+  ASSERT_TRUE(ok.parse(last_to(kSwitch)).ok());
+  const std::string rr(ok.msg.find(sip::HeaderId::record_route)->value);
+  const std::size_t before = io_.sent.size();
+  // A new call (no To tag) from the destination, riding on the token.
+  const std::string new_call = "INVITE sip:+442071234567@203.0.113.50 SIP/2.0\r\n"
+                               "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-evil-1\r\n"
+                               "Route: " + rr + "\r\nMax-Forwards: 70\r\n"
+                               "From: <sip:+12125551234@192.0.2.10>;tag=caller1\r\n"
+                               "To: <sip:+442071234567@203.0.113.50>\r\n"
+                               "Call-ID: o1\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n";
+  receive(new_call, kDestA);
+  EXPECT_TRUE(lines_to("203.0.113.50:5060").empty());
+  // An in-dialog request to somewhere that is not a switch.
+  const std::string elsewhere = "BYE sip:x@203.0.113.50 SIP/2.0\r\n"
+                                "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-evil-2\r\n"
+                                "Route: " + rr + "\r\nMax-Forwards: 70\r\n"
+                                "From: <sip:+12125551234@198.51.100.1>;tag=a1\r\n"
+                                "To: <sip:+13035550147@198.51.100.20>;tag=caller1\r\n"
+                                "Call-ID: o1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n";
+  receive(elsewhere, kDestA);
+  EXPECT_TRUE(lines_to("203.0.113.50:5060").empty());
+  EXPECT_EQ(counters_.inline_route_rejected.load(), 2u);
+  for (std::size_t i = before; i < io_.sent.size(); ++i) {
+    EXPECT_EQ(io_.sent[i].to, kDestA) << "only refusals, back to the sender";
+  }
+  // The same token with another Call-ID is worthless.
+  std::string other = elsewhere;
+  other.replace(other.find("Call-ID: o1"), 11, "Call-ID: o2");
+  EXPECT_FALSE(receive(other, kDestA));
 }
 
 }  // namespace
