@@ -5,6 +5,9 @@
 // polling the NIC). Everything above this line is the same code for both.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +48,10 @@ class DatagramIo {
   // The worker passes each to every other sip worker's on_announcement.
   virtual std::size_t take_announcement(char* /*out*/, std::size_t /*capacity*/) { return 0; }
   virtual void on_announcement(std::string_view /*message*/, sip::Millis /*now*/) {}
+  // A datagram we sent that the network refused (ICMP unreachable): copies
+  // its SIP payload (or as much as fits) to `out` and returns its length; 0
+  // when none is pending. Called every loop turn until it returns 0.
+  virtual std::size_t take_unreachable(char* /*out*/, std::size_t /*capacity*/, sockaddr_storage& /*destination*/) { return 0; }
   // The addresses datagrams are accepted on, for the ready line and logs.
   virtual std::string describe() const = 0;
 };

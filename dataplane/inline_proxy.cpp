@@ -611,23 +611,52 @@ void RelayEngine::send_destination_cancel(std::uint32_t idx) {
   bump(counters_.inline_cancels_out);
 }
 
-void RelayEngine::on_destination_unreachable(std::string_view sent, sip::Millis now) {
-  bump(counters_.inline_transport_errors);
+// The top Via branch and (when quoted) the Call-ID of an INVITE we sent,
+// from as much of it as came back. ICMP quotes only its first few hundred
+// bytes, so this does not need the whole message to parse.
+static bool quoted_invite(std::string_view sent, std::string_view& branch, std::string_view& call_id) {
   sip::MessageWithHeaders<96> m;
-  if (!options_.in_line.enabled || !m.parse(sent, kStoredParse).ok() || !m.msg.is_request ||
-      m.msg.method_id != sip::Method::invite) {
-    return;  // an ACK, CANCEL or routed request: its sender's timers cope
+  if (m.parse(sent, kStoredParse).ok()) {
+    if (!m.msg.is_request || m.msg.method_id != sip::Method::invite) return false;
+    branch = m.msg.top_via.branch;
+    call_id = m.msg.call_id;
+    return true;
   }
-  const auto id = sip::decode_branch(m.msg.top_via.branch, mac_);
+  if (sent.substr(0, 7) != "INVITE ") return false;
+  // Our Via is the first header of everything we send to a destination.
+  const std::size_t line = sent.find("\r\n");
+  if (line == std::string_view::npos) return false;
+  std::string_view rest = sent.substr(line + 2);
+  const std::size_t colon = rest.find(':');
+  const std::size_t eol = rest.find("\r\n");
+  if (colon == std::string_view::npos || eol == std::string_view::npos || colon > eol) return false;
+  const std::string_view name = sip::trim_lws(rest.substr(0, colon));
+  if (sip::classify_header(name) != sip::HeaderId::via) return false;
+  sip::ViaList list(rest.substr(colon + 1, eol - colon - 1));
+  sip::Via v;
+  if (!list.next(v)) return false;
+  branch = v.branch;
+  call_id = {};
+  return true;
+}
+
+void RelayEngine::on_destination_unreachable(std::string_view sent, sip::Millis now, const sockaddr_storage* to) {
+  if (!options_.in_line.enabled) return;
+  bump(counters_.inline_transport_errors);
+  std::string_view branch;
+  std::string_view call_id;
+  if (!quoted_invite(sent, branch, call_id)) return;  // ACK, CANCEL, a response: their senders' timers cope
+  const auto id = sip::decode_branch(branch, mac_);
   if (!id || id->worker != options_.worker || id->slot >= options_.max_transactions) return;
   const std::uint32_t idx = id->slot;
   Slot& s = slots_[idx];
   const auto attempt = static_cast<std::uint8_t>(id->generation & kAttemptMask);
   if (!s.in_use || (s.generation & ~kAttemptMask) != (id->generation & ~kAttemptMask) || attempt != s.attempt ||
-      !s.searching || s.inl == kNone || call_hash(m.msg.call_id, mac_) != s.call_hash) {
+      !s.searching || s.inl == kNone || (!call_id.empty() && call_hash(call_id, mac_) != s.call_hash)) {
     return;
   }
   InlineState& st = inline_[s.inl];
+  if (to != nullptr && !sip::same_endpoint(*to, st.destination.addr)) return;
   if (!s.cancelled && st.upgraded && st.transport_of_attempt[attempt] == static_cast<std::uint8_t>(Transport::tcp)) {
     // §18.1.1: TCP failed for a large request; UDP it is, fragments and all.
     bump(counters_.inline_udp_fallbacks);

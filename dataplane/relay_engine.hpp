@@ -118,9 +118,11 @@ class RelayEngine {
   void on_timer(sip::Millis now);
   // The earliest pending timer, or sip::kNoDeadline.
   sip::Millis next_deadline() const;
-  // In-line mode: a message we sent (`sent`, as it was sent) could not be
-  // delivered: ICMP unreachable, or its TCP/TLS connection failed.
-  void on_destination_unreachable(std::string_view sent, sip::Millis now);
+  // In-line mode: a message we sent (`sent`, as it was sent, or the start
+  // of it that an ICMP error quotes) could not be delivered: ICMP
+  // unreachable, or its TCP/TLS connection failed.
+  // `to`, when known, is where it was going (it must be the live branch's).
+  void on_destination_unreachable(std::string_view sent, sip::Millis now, const sockaddr_storage* to = nullptr);
   // Graceful shutdown: every INVITE still without a final gets 503 now.
   void shutdown(sip::Millis now);
   std::size_t active_transactions() const { return active_; }

@@ -41,6 +41,7 @@ void SipWorker::run(const std::atomic<int>& phase) {
       drained = true;
     }
     unsigned work = poll_udp();
+    work += take_unreachables();
     work += drain_rings();
     const auto t = now();
     engine_->on_timer(t);
@@ -81,6 +82,19 @@ unsigned SipWorker::poll_udp() {
   for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
   bump(counters_.datagrams_in, got);
   return got;
+}
+
+// Datagrams the network refused (ICMP unreachable): in-line mode gives the
+// destination up at once instead of waiting for its timeout.
+unsigned SipWorker::take_unreachables() {
+  unsigned n = 0;
+  char buf[2048];
+  sockaddr_storage to{};
+  while (const std::size_t len = io_->take_unreachable(buf, sizeof buf, to)) {
+    ++n;
+    engine_->on_destination_unreachable(std::string_view(buf, len), now(), &to);
+  }
+  return n;
 }
 
 void SipWorker::handle_datagram(Packet* p, bool handed_off) {

@@ -69,6 +69,7 @@ class SipWorker final : public RelayIo {
  private:
   sip::Millis now() const;
   unsigned poll_udp();
+  unsigned take_unreachables();
   unsigned drain_rings();
   void handle_datagram(Packet* p, bool handed_off);
   void handle_stream_message(Packet* p, bool from_switch);

@@ -528,9 +528,18 @@ TEST_F(InlineProxyTest, UnreachableDestinationIsGivenUpAtOnce) {
   engine_->on_destination_unreachable(last_to(kDestA), now_);
   ASSERT_EQ(lines_to(kDestB).size(), 1u) << "no waiting for the branch timeout";
   EXPECT_EQ(counters_.inline_transport_errors.load(), 1u);
+  // ICMP quotes only the start of what we sent: enough for our branch.
+  const std::string b_invite = last_to(kDestB);
+  const sockaddr_storage b = address("192.0.2.11", 5070);
+  const sockaddr_storage elsewhere = address("192.0.2.99", 5070);
+  engine_->on_destination_unreachable(std::string_view(b_invite).substr(0, 300), now_, &elsewhere);
+  EXPECT_EQ(finals_to_switch(), 0) << "an error for another address is not this branch's";
+  engine_->on_destination_unreachable(std::string_view(b_invite).substr(0, 300), now_, &b);
+  EXPECT_EQ(finals_to_switch(), 1) << "B unreachable too: the search ends";
+  EXPECT_EQ(lines_to(kSwitch).back().substr(0, 11), "SIP/2.0 500") << "transport errors count as 503";
   // Something that is not ours changes nothing.
   engine_->on_destination_unreachable("INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-zz\r\n\r\n", now_);
-  EXPECT_EQ(lines_to(kDestB).size(), 1u);
+  EXPECT_EQ(finals_to_switch(), 1);
 }
 
 TEST_F(InlineProxyTest, SwitchOnTcpGetsItsOwnRecordRouteValue) {

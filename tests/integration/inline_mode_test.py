@@ -47,6 +47,7 @@ N_TCP = "12015550105"
 N_TLS = "12015550106"
 N_BIG = "12015550107"
 N_HANGUP = "12015550108"
+N_ICMP = "12015550109"
 X5U = "https://cert.example.org/sim.pem"
 
 
@@ -240,6 +241,8 @@ def body(env):
     tls_front = h.Stunnel(ws, env.stunnel, "stunnel-carrier", "server", d_tls.port, cert=pki.sim_cert, key=pki.sim_key)
     d_big = carrier(env, "d-big", fails_with("SIP/2.0 486 Busy Here"), transport="t1")
     d_hangup = carrier(env, "d-hangup", answers_then_hangs_up())
+    d_after_icmp = carrier(env, "d-after-icmp", fails_with("SIP/2.0 486 Busy Here"))
+    closed = h.free_port("udp")  # nothing listens there: the kernel answers ICMP port unreachable
 
     def to(c, n):
         return f"sip:+{n}@{CARRIER_IP}:{c.port}"
@@ -252,7 +255,8 @@ def body(env):
              f"{N_TLS} 302 contacts=sip:+{N_TLS}@{CARRIER_IP}:{tls_front.accept_port};transport=tls",
              # No transport parameter: UDP, unless the INVITE is too big for it.
              f"{N_BIG} 302 contacts={to(d_big, N_BIG)}",
-             f"{N_HANGUP} 302 contacts={to(d_hangup, N_HANGUP)}"]
+             f"{N_HANGUP} 302 contacts={to(d_hangup, N_HANGUP)}",
+             f"{N_ICMP} 302 contacts=sip:+{N_ICMP}@{CARRIER_IP}:{closed},{to(d_after_icmp, N_ICMP)}"]
     sim = h.Sim(ws, env.sim_bin, "sim", pki, rules=rules, tls=True)
     relay = env.relay("relay", relay_keys(sim))
     relay.source = SWITCH_IP
@@ -347,18 +351,25 @@ def body(env):
     rh = d_hangup.wait()
     env.check("the callee got the 200 for its BYE", rh.ok(), rh.describe())
 
+    # 9. ICMP port unreachable from the first destination: the next at once.
+    r = env.sipp_call("icmp", h.invite_scenario(N_ICMP, 486), port, local_ip=SWITCH_IP)
+    env.check("unreachable first destination (ICMP): the second's 486 reaches the switch", r.ok(), r.describe())
+    env.check("the second destination got the INVITE", d_after_icmp.wait().ok())
+
     env.check_one_final_each()
     env.check("relay stops cleanly", relay.stop() == 0, relay.stderr_text()[-300:])
     c = relay.counters or {}
-    env.check("counted: 8 searches, 12 destination INVITEs, 3 answered, 1 exhausted, 1 branch timeout",
+    env.check("counted: 9 searches, 14 destination INVITEs, 3 answered, 1 exhausted, 1 branch timeout",
               (c.get("inline_searches"), c.get("inline_attempts"), c.get("inline_answered"),
-               c.get("inline_exhausted"), c.get("inline_branch_timeouts")) == (8, 12, 3, 1, 1),
+               c.get("inline_exhausted"), c.get("inline_branch_timeouts")) == (9, 14, 3, 1, 1),
               {k: v for k, v in c.items() if k.startswith("inline_") and v})
     env.check("in-dialog requests routed (3 ACK, 3 BYE), the BYEs' 200s routed back",
               c.get("inline_routed_requests") == 6 and c.get("inline_routed_responses") == 3,
               (c.get("inline_routed_requests"), c.get("inline_routed_responses")))
     env.check("nothing from the carriers was refused as an unlisted source", c.get("acl_denied") == 0,
               c.get("acl_denied"))
+    env.check("the ICMP error was taken as the first destination's failure (no branch timeout)",
+              c.get("inline_transport_errors", 0) >= 1, c.get("inline_transport_errors"))
     env.check("one INVITE upgraded to TCP; TCP and TLS connections opened to destinations",
               c.get("inline_tcp_upgrades") == 1 and c.get("tls_destination_connects", 0) >= 3,
               (c.get("inline_tcp_upgrades"), c.get("tls_destination_connects")))
