@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 
 #include "dataplane/relay_engine.hpp"
@@ -136,6 +137,17 @@ std::string_view second_via(const sip::Message& m) {
 // ---------------------------------------------------------------------------
 // The search: from the service's 302 to a destination's answer.
 
+// A skipped Contact is worth a log line (a service routing to places this
+// relay may not go is a configuration problem to fix); at most one a
+// second per worker, the rest only counted, so a flood cannot slow the
+// worker down.
+void RelayEngine::log_skipped(std::string_view uri, std::string_view why, sip::Millis now) {
+  if (now < next_skip_log_) return;
+  next_skip_log_ = now + sip::Millis{1000};
+  std::fprintf(stderr, "sigrelay: in-line: Contact %.*s skipped: %.*s\n", static_cast<int>(std::min<std::size_t>(uri.size(), 200)),
+               uri.data(), static_cast<int>(why.size()), why.data());
+}
+
 bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now) {
   Slot& s = slots_[idx];
   if (free_inline_.empty() || redirect.bytes.size() > kStoreBytes || s.store == kNone) {
@@ -160,18 +172,21 @@ bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, 
   for (std::size_t i = 0; i < set.count && st.target_count < engine_detail::kMaxTargets; ++i) {
     const sip::ContactTarget& c = set.items[i];
     sip::NextHop hop;
-    if (sip::next_hop_for_uri(c.uri, hop) != sip::HopError::ok) {
+    if (const auto e = sip::next_hop_for_uri(c.uri, hop); e != sip::HopError::ok) {
       bump(counters_.inline_contacts_skipped);
+      log_skipped(c.uri_text, sip::to_string(e), now);
       continue;
     }
     if (sip::same_endpoint(hop.addr, options_.in_line.advertise_addr)) {
       bump(counters_.inline_contacts_skipped);
       bump(counters_.inline_refused_self);
+      log_skipped(c.uri_text, "points back at this relay", now);
       continue;
     }
     if (options_.in_line.allow_destinations != nullptr && !options_.in_line.allow_destinations->allows(hop.addr)) {
       bump(counters_.inline_contacts_skipped);
       bump(counters_.inline_refused_acl);
+      log_skipped(c.uri_text, "outside inline.allow_destinations", now);
       continue;
     }
     auto& t = st.targets[st.target_count++];

@@ -173,6 +173,7 @@ class RelayEngine {
   bool start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now);
   void next_destination(std::uint32_t idx, sip::Millis now);
   void end_search(std::uint32_t idx);
+  void log_skipped(std::string_view uri, std::string_view why, sip::Millis now);
   bool token_matches(const sip::Message& m, std::string_view token) const;
   bool send_attempt(std::uint32_t idx, std::uint8_t attempt, bool force_udp, sip::Millis now);
   std::string_view via_prefix_for(std::uint8_t transport) const;
@@ -218,6 +219,7 @@ class RelayEngine {
   std::vector<std::uint32_t> index_slots_;
   std::vector<TimerEntry> timers_;  // min-heap by `at`, lazily pruned
   sip::Millis timer_now_{0};        // the time on_timer() last ran for
+  sip::Millis next_skip_log_{0};    // rate limit of log_skipped()
   std::size_t active_ = 0;
 };
 

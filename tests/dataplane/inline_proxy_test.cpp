@@ -694,5 +694,61 @@ TEST_F(InlineProxyTest, ARouteTokenDoesNotMakeUsAnOpenRelay) {
   EXPECT_FALSE(receive(other, kDestA));
 }
 
+TEST_F(InlineProxyTest, MaxRedirectionsBoundsTheSearch) {
+  EngineOptions o;
+  o.in_line.max_redirections = 1;
+  make(o);
+  redirect("m1", kTwoContacts);
+  receive(answer(last_to(kDestA), 503, "Service Unavailable", "a1"), kDestA);
+  EXPECT_TRUE(lines_to(kDestB).empty());
+  EXPECT_EQ(lines_to(kSwitch).back().substr(0, 11), "SIP/2.0 500");
+}
+
+TEST_F(InlineProxyTest, ReInviteUpdateAndInfoInsideTheDialogPassBothWays) {
+  make();
+  redirect("m2", kTwoContacts);
+  receive(answer(last_to(kDestA), 200, "OK", "a1", "Contact: <sip:callee@192.0.2.10:5080>\r\n"), kDestA);
+  sip::MessageWithHeaders<64> ok;
+  ASSERT_TRUE(ok.parse(last_to(kSwitch)).ok());
+  const std::string rr(ok.msg.find(sip::HeaderId::record_route)->value);
+  const std::string callee = "192.0.2.10:5080";
+  int cseq = 2;
+  for (const std::string method : {"INVITE", "UPDATE", "INFO"}) {
+    const std::string req = method + " sip:callee@192.0.2.10:5080 SIP/2.0\r\n"
+                            "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-sw-" + method + "\r\n"
+                            "Route: " + rr + "\r\nMax-Forwards: 70\r\n"
+                            "From: <sip:+13035550147@198.51.100.20>;tag=caller1\r\n"
+                            "To: <sip:+12125551234@198.51.100.1>;tag=a1\r\n"
+                            "Call-ID: m2\r\nCSeq: " + std::to_string(cseq++) + " " + method + "\r\n"
+                            "Content-Length: 0\r\n\r\n";
+    receive(req);
+    ASSERT_EQ(lines_to(callee).back(), method + " sip:callee@192.0.2.10:5080 SIP/2.0");
+    EXPECT_TRUE(receive(answer(last_to(callee), 200, "OK", ""), callee));
+    EXPECT_EQ(lines_to(kSwitch).back(), "SIP/2.0 200 OK");
+    sip::MessageWithHeaders<64> back;
+    ASSERT_TRUE(back.parse(last_to(kSwitch)).ok());
+    EXPECT_EQ(back.msg.cseq.method, method);
+    EXPECT_EQ(back.msg.top_via.branch, "z9hG4bK-sw-" + method);
+  }
+  // A CANCEL of the re-INVITE gets the re-INVITE's branch (§16.11).
+  std::vector<std::string> branches;
+  for (const auto& sent : io_.sent) {
+    if (sent.to != callee) continue;
+    sip::MessageWithHeaders<64> m;
+    ASSERT_TRUE(m.parse(sent.bytes).ok());
+    if (m.msg.method == "INVITE") branches.emplace_back(m.msg.top_via.branch);
+  }
+  receive("CANCEL sip:callee@192.0.2.10:5080 SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-sw-INVITE\r\n"
+          "Route: " + rr + "\r\nMax-Forwards: 70\r\n"
+          "From: <sip:+13035550147@198.51.100.20>;tag=caller1\r\n"
+          "To: <sip:+12125551234@198.51.100.1>;tag=a1\r\n"
+          "Call-ID: m2\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n");
+  sip::MessageWithHeaders<64> cancel;
+  ASSERT_TRUE(cancel.parse(last_to(callee)).ok());
+  ASSERT_EQ(branches.size(), 1u);
+  EXPECT_EQ(cancel.msg.top_via.branch, branches[0]);
+}
+
 }  // namespace
 }  // namespace sigrelay::dataplane
