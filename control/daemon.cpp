@@ -31,6 +31,9 @@
 namespace sigrelay::control {
 namespace {
 
+// Recent calls kept per sip worker for `sigrelayctl why` (about 400 bytes each).
+constexpr std::size_t kCallRecordsPerWorker = 8192;
+
 class AclFilter final : public dataplane::SourceFilter {
  public:
   explicit AclFilter(const std::vector<Cidr>& allow) : acl_(allow) {}
@@ -283,13 +286,16 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   for (const auto& e : cfg.listen.udp) udp.push_back(dataplane::UdpListen{e.addr, e.len});
 
   std::vector<std::unique_ptr<dataplane::RelayCounters>> sip_counters;
+  std::vector<std::unique_ptr<dataplane::CallLog>> call_logs;  // what happened to recent calls, per worker
   std::vector<std::unique_ptr<dataplane::SipWorker>> sip_workers;
   for (unsigned i = 0; i < n_sip; ++i) {
     keys.push_back(std::make_unique<tls::KeyedHash>(key));
     sip_counters.push_back(std::make_unique<dataplane::RelayCounters>());
+    call_logs.push_back(std::make_unique<dataplane::CallLog>(kCallRecordsPerWorker));
     dataplane::SipWorkerOptions o;
     o.index = i;
     o.engine = engine;
+    o.engine.call_log = call_logs.back().get();
     o.pool_packets = pool_packets;
     o.max_message = max_message;
     std::unique_ptr<dataplane::DatagramIo> io;

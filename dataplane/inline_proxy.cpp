@@ -197,6 +197,7 @@ bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, 
   if (st.target_count == 0) {
     release_inline(idx);
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"no usable destination in the service's answer\""}};
+    decide(idx, Decision::inline_failed);
     respond_local(idx, 503, {}, now, why);
     s.failed_open = true;
     bump(counters_.inline_no_destination);
@@ -374,6 +375,7 @@ void RelayEngine::finish_search(std::uint32_t idx, sip::Millis now) {
     return;
   }
   bump(counters_.inline_exhausted);
+  decide(idx, Decision::inline_failed);
   const InlineState* st = s.inl == kNone ? nullptr : &inline_[s.inl];
   const std::uint16_t code = st == nullptr ? 0 : st->best_code;
   if (code == 0) {

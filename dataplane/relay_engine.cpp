@@ -1,6 +1,7 @@
 #include "dataplane/relay_engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -14,6 +15,30 @@ using engine_detail::kStoreBytes;
 using engine_detail::Writer;
 using engine_detail::is_done;
 using engine_detail::reliability_of;
+
+namespace {
+
+std::uint64_t mono_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+std::uint64_t wall_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// The user part of a From URI as written ("sip:+1303...@host" -> "+1303..."):
+// at relay depth the From URI is only bounded, not parsed.
+std::string_view uri_user(std::string_view uri) {
+  const std::size_t colon = uri.find(':');
+  if (colon == std::string_view::npos) return {};
+  std::string_view rest = uri.substr(colon + 1);
+  const std::size_t end = rest.find_first_of("@;>?");
+  return end == std::string_view::npos ? rest : rest.substr(0, end);
+}
+
+}  // namespace
 
 RelayEngine::RelayEngine(const EngineOptions& options, sip::BranchMac mac, RelayIo& io, RelayCounters& counters)
     : options_(options),
@@ -128,6 +153,63 @@ std::uint32_t RelayEngine::allocate_slot() {
   return idx;
 }
 
+// ---------------------------------------------------------------------------
+// The call record (call_log.hpp): written once, with the first final.
+
+void RelayEngine::decide(std::uint32_t idx, Decision d) {
+  slots_[idx].decision = d;
+  slots_[idx].decision_set = true;
+}
+
+void RelayEngine::record_final(std::uint32_t idx, std::uint16_t code) {
+  Slot& s = slots_[idx];
+  if (s.recorded || options_.call_log == nullptr || s.store == kNone) return;
+  s.recorded = true;
+  const Store& st = stores_[s.store];
+  CallRecord r;
+  r.time_us = wall_us();
+  r.source = s.peer.addr;
+  r.final_code = code;
+  r.service_code = s.service_code;
+  r.service_us = s.service_us;
+  r.total_us = static_cast<std::uint32_t>(std::min<std::uint64_t>(mono_us() - s.started_us, UINT32_MAX));
+  r.worker = options_.worker;
+  if (s.decision_set) {
+    r.decision = s.decision;
+  } else if (code == 487) {
+    r.decision = Decision::cancelled;
+  } else if (s.attempt > 0) {
+    r.decision = code < 300 ? Decision::inline_answered : Decision::inline_declined;
+  } else if (s.service_code != 0 && code == s.service_code) {
+    r.decision = code == 603 ? Decision::blocked
+                 : (code == 403 || code == 404) ? Decision::not_whitelisted
+                                                : Decision::relayed;
+  } else {
+    r.decision = Decision::local_other;
+  }
+  std::memcpy(r.call_id, st.call_id, sizeof r.call_id);
+  std::memcpy(r.calling, st.calling, sizeof r.calling);
+  std::memcpy(r.called, st.called, sizeof r.called);
+  if (s.attempt > 0 && s.inl != kNone) {
+    set_field(r.detail, inline_[s.inl].target_uri(s.attempt));  // the destination tried last
+  }
+  options_.call_log->add(r);
+}
+
+void RelayEngine::record_stateless(const sip::Message& m, const SwitchPeer& to, std::uint16_t code) {
+  if (options_.call_log == nullptr) return;
+  CallRecord r;
+  r.time_us = wall_us();
+  r.source = to.addr;
+  r.final_code = code;
+  r.worker = options_.worker;
+  r.decision = code == 503 ? Decision::local_overload : Decision::local_other;
+  set_field(r.call_id, m.call_id);
+  set_field(r.calling, uri_user(m.from.uri_text));
+  set_field(r.called, m.request_uri.user);
+  options_.call_log->add(r);
+}
+
 void RelayEngine::release_inline(std::uint32_t idx) {
   Slot& s = slots_[idx];
   if (s.inl == kNone) return;
@@ -230,11 +312,13 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
   if (m.max_forwards == 0) {
     answer_stateless(m, from, 483, {});
     bump(counters_.local_483);
+    record_stateless(m, from, 483);
     return;
   }
   if (m.bytes.size() > kStoreBytes) {
     answer_stateless(m, from, 513, {});
     bump(counters_.local_513);
+    record_stateless(m, from, 513);
     return;
   }
   const std::uint32_t idx = allocate_slot();
@@ -243,6 +327,7 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
     const sip::ExtraHeader retry[] = {{"Retry-After", "1"}};
     answer_stateless(m, from, 503, {}, retry);
     bump(counters_.local_503_overload);
+    record_stateless(m, from, 503);
     return;
   }
   bump(counters_.invites_in);
@@ -254,6 +339,10 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
   Store& st = stores_[s.store];
   std::memcpy(st.req, m.bytes.data(), m.bytes.size());
   st.req_len = static_cast<std::uint32_t>(m.bytes.size());
+  set_field(st.call_id, m.call_id);
+  set_field(st.calling, uri_user(m.from.uri_text));
+  set_field(st.called, m.request_uri.user);
+  s.started_us = mono_us();
 
   const auto start = s.server.start(options_.timers, reliability_of(from.transport), now, sip::Trying::send);
   if (start.has(sip::Action::send_trying)) {
@@ -270,6 +359,7 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
   // Local decisions before anything leaves the box.
   if (emergency_.matches(m.request_uri)) {
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"emergency call: use the local route\""}};
+    decide(idx, Decision::local_emergency);
     respond_local(idx, 503, {}, now, why);
     bump(counters_.local_503_emergency);
     reschedule(idx);
@@ -298,6 +388,7 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
   if (!sent) {
     // Fail open: the switch route-advances at once.
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"service unreachable\""}};
+    decide(idx, Decision::local_no_upstream);
     respond_local(idx, 503, {}, now, why);
     s.failed_open = true;
     bump(counters_.local_503_no_upstream);
@@ -306,6 +397,7 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
     return;
   }
   bump(counters_.invites_upstream);
+  s.upstream_us = mono_us();
   apply_client(idx, s.client.start(options_.timers,
                                    options_.upstream_reliable ? sip::Reliability::reliable
                                                               : sip::Reliability::unreliable,
@@ -394,7 +486,10 @@ void RelayEngine::respond_local(std::uint32_t idx, std::uint16_t code, std::stri
     const sip::Segment seg{st.resp, n};
     io_.to_switch(s.peer, std::span(&seg, 1));
   }
-  if (code >= 200) s.failopen_at = sip::kNoDeadline;
+  if (code >= 200) {
+    s.failopen_at = sip::kNoDeadline;
+    record_final(idx, code);
+  }
   apply_server(idx, a);
 }
 
@@ -424,6 +519,10 @@ void RelayEngine::on_upstream_message(const sip::Message& m, const sip::ParseRes
     return;
   }
   const std::uint16_t code = m.status;
+  if (code >= 200 && s.service_code == 0) {
+    s.service_code = code;
+    if (s.upstream_us != 0) s.service_us = static_cast<std::uint32_t>(std::min<std::uint64_t>(mono_us() - s.upstream_us, UINT32_MAX));
+  }
   if (code >= 200) {
     bump(counters_.service_finals[std::min<std::size_t>(code / 100, 6)]);
     if (code == 403 || code == 404) bump(counters_.service_403_404);
@@ -467,6 +566,7 @@ void RelayEngine::relay_response(std::uint32_t idx, const sip::Message& resp, si
   if (resp.status >= 200) {
     s.failopen_at = sip::kNoDeadline;
     bump(counters_.finals_relayed);
+    record_final(idx, resp.status);
   }
   apply_server(idx, a);
 }
@@ -516,6 +616,7 @@ void RelayEngine::apply_client(std::uint32_t idx, sip::Actions a, sip::Millis no
   if ((a.has(sip::Action::timeout) || a.has(sip::Action::transport_error)) && !s.failed_open &&
       s.server.state() == sip::TransactionState::proceeding) {
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"service did not answer\""}};
+    decide(idx, Decision::local_timeout);
     respond_local(idx, 503, {}, now, why);
     s.failed_open = true;
     bump(counters_.local_503_timeout);
@@ -590,6 +691,7 @@ void RelayEngine::on_timer(sip::Millis now) {
       s.failopen_at = sip::kNoDeadline;
       if (s.server.state() == sip::TransactionState::proceeding) {
         const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"service did not answer in time\""}};
+        decide(e.slot, Decision::local_timeout);
         respond_local(e.slot, 503, {}, now, why);
         s.failed_open = true;
         bump(counters_.local_503_timeout);
@@ -617,6 +719,7 @@ void RelayEngine::shutdown(sip::Millis now) {
       cancel_destination(i, now);
     }
     const sip::ExtraHeader why[] = {{"Reason", "SIP;cause=503;text=\"relay shutting down\""}};
+    decide(i, Decision::shutdown);
     respond_local(i, 503, {}, now, why);
     s.failed_open = true;
     bump(counters_.local_503_shutdown);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/call_log.hpp"
 #include "dataplane/emergency.hpp"
 #include "dataplane/relay_counters.hpp"
 #include "sip/branch_codec.hpp"
@@ -100,6 +101,8 @@ struct EngineOptions {
   bool upstream_reliable = true;               // TLS/TCP toward the service
   std::vector<std::string> emergency_numbers{"911", "933", "112"};
   InlineOptions in_line{};
+  // Where each call's outcome is written (nullptr: nowhere).
+  CallLog* call_log = nullptr;
 };
 
 class RelayEngine {
@@ -196,6 +199,9 @@ class RelayEngine {
 
   bool parse_stored_request(std::uint32_t idx, sip::MessageWithHeaders<96>& out) const;
   std::size_t local_tag(std::uint32_t idx, char* out) const;
+  void decide(std::uint32_t idx, Decision d);
+  void record_final(std::uint32_t idx, std::uint16_t code);
+  void record_stateless(const sip::Message& m, const SwitchPeer& to, std::uint16_t code);
 
   EngineOptions options_;
   sip::BranchMac mac_;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "dataplane/call_log.hpp"
 #include "dataplane/relay_engine.hpp"
 #include "sip/branch_codec.hpp"
 #include "sip/transaction.hpp"
@@ -84,12 +85,23 @@ struct RelayEngine::Slot {
   bool cancelled = false;     // in-line: the switch CANCELled while destinations were tried
   bool answered = false;      // in-line: a destination's 2xx went to the switch
   bool searching = false;     // in-line: destinations are being tried
+  bool recorded = false;      // the call record is written (first final)
+  bool decision_set = false;
+  Decision decision = Decision::relayed;  // set by the path that answers, when it knows better than the code
+  std::uint16_t service_code = 0;         // the service's final
+  std::uint32_t service_us = 0;           // its round trip
+  std::uint64_t started_us = 0;           // INVITE in (monotonic µs)
+  std::uint64_t upstream_us = 0;          // INVITE sent to the service (monotonic µs)
   char branch[sip::kBranchLength];
 };
 
 struct RelayEngine::Store {
   std::uint32_t req_len = 0;
   std::uint32_t resp_len = 0;
+  // For the call record (call_log.hpp), captured when the INVITE came.
+  char call_id[96];
+  char calling[32];
+  char called[32];
   char req[engine_detail::kStoreBytes];
   char resp[engine_detail::kStoreBytes];
 };

@@ -492,3 +492,41 @@ TEST_F(RelayEngineTest, ExactlyOneFinalPerInviteUnderRandomFaults) {
 
 }  // namespace
 }  // namespace sigrelay::dataplane
+
+namespace sigrelay::dataplane {
+namespace {
+
+// Every INVITE leaves one call record saying what happened (sigrelayctl why).
+TEST_F(RelayEngineTest, EachCallLeavesOneRecordWithItsDecision) {
+  CallLog log(64);
+  EngineOptions opts;
+  opts.call_log = &log;
+  opts.upstream_timeout = Millis{500};
+  make(opts);
+  from_switch(invite("rec-911", "911", "z9hG4bK-r1"));
+  from_switch(invite("rec-603", "+12125550603", "z9hG4bK-r2"));
+  from_service(service_answer(io_.upstream_msgs.back(), 603, "Decline"));
+  from_switch(invite("rec-slow", "+12125550700", "z9hG4bK-r3"));
+  advance(Millis{600});
+  from_switch(invite("rec-603", "+12125550603", "z9hG4bK-r2"));  // a retransmission: no new record
+
+  const auto e = log.find("rec-911");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].decision, Decision::local_emergency);
+  EXPECT_EQ(e[0].final_code, 503);
+  EXPECT_EQ(e[0].service_code, 0);
+  const auto b = log.find("rec-603");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].decision, Decision::blocked);
+  EXPECT_EQ(b[0].service_code, 603);
+  EXPECT_STREQ(b[0].calling, "+13035550147");
+  EXPECT_STREQ(b[0].called, "+12125550603");
+  const auto t = log.find("2125550700");  // by number
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].decision, Decision::local_timeout);
+  EXPECT_EQ(t[0].final_code, 503);
+  EXPECT_EQ(log.written(), 3u);
+}
+
+}  // namespace
+}  // namespace sigrelay::dataplane
