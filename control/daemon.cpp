@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <chrono>
 #include <memory>
 #include <ostream>
@@ -20,6 +22,13 @@
 
 #include "control/cidr.hpp"
 #include "control/dpdk_setup.hpp"
+#include "control/control_commands.hpp"
+#include "control/control_server.hpp"
+#include "control/version.hpp"
+#include "control/reload.hpp"
+#include "control/stats_report.hpp"
+#include "control/stats_server.hpp"
+#include "dataplane/policy_board.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
 #include "dataplane/socket_address.hpp"
@@ -31,25 +40,53 @@
 namespace sigrelay::control {
 namespace {
 
+// Where the dashboard's files are: SIGRELAY_DASHBOARD_DIR in the
+// environment, else the installed copy, else the source tree this binary was
+// built from (so the demo and the tests need no install).
+std::string dashboard_dir() {
+  if (const char* env = std::getenv("SIGRELAY_DASHBOARD_DIR"); env != nullptr && *env != '\0') return env;
+  if (access("/usr/share/sigrelay/dashboard/index.html", R_OK) == 0) return "/usr/share/sigrelay/dashboard";
+  return SIGRELAY_SOURCE_DASHBOARD;
+}
+
 // Recent calls kept per sip worker for `sigrelayctl why` (about 400 bytes each).
 constexpr std::size_t kCallRecordsPerWorker = 8192;
 
-class AclFilter final : public dataplane::SourceFilter {
- public:
-  explicit AclFilter(const std::vector<Cidr>& allow) : acl_(allow) {}
-  bool allows(const sockaddr_storage& source) const override { return acl_.allows(source); }
+tls::UpstreamPoolOptions pool_options(const Config& cfg, unsigned n_tls) {
+  tls::UpstreamPoolOptions o;
+  for (const auto& t : cfg.upstream.targets) o.targets.push_back(tls::UpstreamTarget{t.host, t.port, t.tls, t.server_name});
+  o.connections_per_target = std::max<std::size_t>(1, cfg.upstream.connections / std::max(1U, n_tls));
+  o.backoff_min = tls::Millis{cfg.upstream.reconnect_min_ms};
+  o.backoff_max = tls::Millis{cfg.upstream.reconnect_max_ms};
+  o.keepalive_interval = tls::Millis{static_cast<std::int64_t>(cfg.upstream.keepalive_s) * 1000};
+  return o;
+}
 
- private:
-  AddressAcl acl_;
+// What a hot reload can change, as the workers read it (policy_board.hpp).
+struct ControlPolicy final : dataplane::RuntimePolicy {
+  ControlPolicy(const Config& cfg, unsigned n_tls)
+      : acl(cfg.acl.allow), destinations(cfg.in_line.allow_destinations), upstream(pool_options(cfg, n_tls)) {
+    emergency_numbers = cfg.emergency.numbers;
+    upstream_timeout = sip::Millis{cfg.upstream.timeout_ms};
+  }
+  AddressAcl acl;           // acl.allow
+  AddressAcl destinations;  // inline.allow_destinations
+  tls::UpstreamPoolOptions upstream;
 };
 
-class DestinationFilter final : public dataplane::AddressFilter {
+// A whitelist as the workers see it: always the policy in force.
+class PolicyFilter final : public dataplane::SourceFilter, public dataplane::AddressFilter {
  public:
-  explicit DestinationFilter(const std::vector<Cidr>& allow) : acl_(allow) {}
-  bool allows(const sockaddr_storage& address) const override { return acl_.allows(address); }
+  enum class Which : std::uint8_t { acl, destinations };
+  PolicyFilter(const dataplane::PolicyBoard& board, Which which) : board_(board), which_(which) {}
+  bool allows(const sockaddr_storage& a) const override {
+    const auto* p = static_cast<const ControlPolicy*>(board_.current());
+    return which_ == Which::acl ? p->acl.allows(a) : p->destinations.allows(a);
+  }
 
  private:
-  AddressAcl acl_;
+  const dataplane::PolicyBoard& board_;
+  Which which_;
 };
 
 // The sent-by we write in our Via toward the service. Over a stream the
@@ -70,128 +107,9 @@ std::string via_sent_by(const Config& cfg) {
   return std::string(name) + ":" + port;
 }
 
-nlohmann::json counters_json(const std::vector<std::unique_ptr<dataplane::RelayCounters>>& sip,
-                             const std::vector<std::unique_ptr<tls::TlsWorkerCounters>>& tlsc) {
-  nlohmann::json j;
-  auto sum = [&](auto field) {
-    std::uint64_t n = 0;
-    for (const auto& c : sip) n += ((*c).*field).load(std::memory_order_relaxed);
-    return n;
-  };
-  using R = dataplane::RelayCounters;
-#define SIGRELAY_C(name) j[#name] = sum(&R::name)
-  SIGRELAY_C(datagrams_in);
-  SIGRELAY_C(acl_denied);
-  SIGRELAY_C(handoffs_out);
-  SIGRELAY_C(ring_full);
-  SIGRELAY_C(pool_empty);
-  SIGRELAY_C(requests_in);
-  SIGRELAY_C(invites_in);
-  SIGRELAY_C(invite_retransmissions);
-  SIGRELAY_C(acks_absorbed);
-  SIGRELAY_C(acks_unmatched);
-  SIGRELAY_C(cancels_in);
-  SIGRELAY_C(options_in);
-  SIGRELAY_C(responses_from_switch);
-  SIGRELAY_C(malformed_dropped);
-  SIGRELAY_C(malformed_answered);
-  SIGRELAY_C(local_100);
-  SIGRELAY_C(local_400);
-  SIGRELAY_C(local_405);
-  SIGRELAY_C(local_416);
-  SIGRELAY_C(local_481);
-  SIGRELAY_C(local_483);
-  SIGRELAY_C(local_487);
-  SIGRELAY_C(local_505);
-  SIGRELAY_C(local_513);
-  SIGRELAY_C(local_503_emergency);
-  SIGRELAY_C(local_503_no_upstream);
-  SIGRELAY_C(local_503_timeout);
-  SIGRELAY_C(local_503_overload);
-  SIGRELAY_C(local_503_shutdown);
-  SIGRELAY_C(invites_upstream);
-  SIGRELAY_C(cancels_upstream);
-  SIGRELAY_C(acks_upstream);
-  SIGRELAY_C(responses_upstream_in);
-  SIGRELAY_C(responses_unmatched);
-  SIGRELAY_C(service_403_404);
-  SIGRELAY_C(finals_relayed);
-  SIGRELAY_C(finals_late);
-  SIGRELAY_C(final_retransmissions);
-  SIGRELAY_C(timer_h_expired);
-  SIGRELAY_C(transactions_freed);
-  SIGRELAY_C(inline_searches);
-  SIGRELAY_C(inline_no_state);
-  SIGRELAY_C(inline_no_destination);
-  SIGRELAY_C(inline_contacts_skipped);
-  SIGRELAY_C(inline_refused_self);
-  SIGRELAY_C(inline_refused_acl);
-  SIGRELAY_C(inline_attempts);
-  SIGRELAY_C(inline_build_failed);
-  SIGRELAY_C(inline_retransmissions);
-  SIGRELAY_C(inline_failovers);
-  SIGRELAY_C(inline_branch_timeouts);
-  SIGRELAY_C(inline_ring_timeouts);
-  SIGRELAY_C(inline_answered);
-  SIGRELAY_C(inline_exhausted);
-  SIGRELAY_C(inline_responses_in);
-  SIGRELAY_C(inline_stale_responses);
-  SIGRELAY_C(inline_acks_out);
-  SIGRELAY_C(inline_cancels_out);
-  SIGRELAY_C(inline_routed_requests);
-  SIGRELAY_C(inline_routed_responses);
-  SIGRELAY_C(inline_route_rejected);
-  SIGRELAY_C(inline_tcp_upgrades);
-  SIGRELAY_C(inline_udp_fallbacks);
-  SIGRELAY_C(inline_transport_errors);
-#undef SIGRELAY_C
-  {
-    static constexpr const char* kSizeNames[] = {"le_1024", "le_1300", "le_1500", "le_2048", "le_4096", "larger"};
-    for (int k = 0; k < 6; ++k) {
-      std::uint64_t n = 0;
-      for (const auto& c : sip) n += c->inline_invite_size[k].load(std::memory_order_relaxed);
-      j["inline_invite_size"][kSizeNames[k]] = n;
-    }
-  }
-  for (int k = 3; k <= 6; ++k) {
-    std::uint64_t n = 0;
-    for (const auto& c : sip) n += c->service_finals[k].load(std::memory_order_relaxed);
-    j["service_finals_" + std::to_string(k) + "xx"] = n;
-  }
-  auto tsum = [&](auto field) {
-    std::uint64_t n = 0;
-    for (const auto& c : tlsc) n += ((*c).*field).load(std::memory_order_relaxed);
-    return n;
-  };
-  using T = tls::TlsWorkerCounters;
-#define SIGRELAY_T(name) j["tls_" #name] = tsum(&T::name)
-  SIGRELAY_T(inbound_accepted);
-  SIGRELAY_T(inbound_refused_acl);
-  SIGRELAY_T(inbound_refused_limit);
-  SIGRELAY_T(inbound_closed);
-  SIGRELAY_T(inbound_messages);
-  SIGRELAY_T(upstream_messages_in);
-  SIGRELAY_T(upstream_unroutable);
-  SIGRELAY_T(upstream_send_failed);
-  SIGRELAY_T(switch_send_failed);
-  SIGRELAY_T(upstream_connect_attempts);
-  SIGRELAY_T(upstream_connect_failures);
-  SIGRELAY_T(upstream_handshake_failures);
-  SIGRELAY_T(upstream_disconnects);
-  SIGRELAY_T(upstream_failovers);
-  SIGRELAY_T(upstream_keepalive_timeouts);
-  SIGRELAY_T(destination_connects);
-  SIGRELAY_T(destination_connect_failures);
-  SIGRELAY_T(destination_undeliverable);
-  SIGRELAY_T(destination_idle_closed);
-  SIGRELAY_T(inbound_unlisted);
-#undef SIGRELAY_T
-  return j;
-}
-
 }  // namespace
 
-int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
+int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const std::function<LoadResult()>& reload_config) {
   // Signals go to the control loop only: block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -246,7 +164,8 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     err << "sigrelay: " << error << "\n";
     return 1;
   }
-  AclFilter filter(cfg.acl.allow);
+  dataplane::PolicyBoard board(n_sip + n_tls, std::make_unique<ControlPolicy>(cfg, n_tls));
+  PolicyFilter filter(board, PolicyFilter::Which::acl);
   dataplane::UpstreamStatus upstream_status;
   // One SipHash key for the process; each thread gets its own copy.
   const tls::KeyedHash key = tls::KeyedHash::random();
@@ -260,8 +179,8 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   engine.via_sent_by = via_sent_by(cfg);
   engine.via_transport = cfg.upstream.targets.front().tls ? "TLS" : "TCP";
   engine.emergency_numbers = cfg.emergency.numbers;
-  DestinationFilter destinations(cfg.in_line.allow_destinations);
-  DestinationFilter switches(cfg.acl.allow);
+  PolicyFilter destinations(board, PolicyFilter::Which::destinations);
+  PolicyFilter& switches = filter;
   if (cfg.mode == Mode::in_line) {
     auto& in = engine.in_line;
     in.enabled = true;
@@ -287,6 +206,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
 
   std::vector<std::unique_ptr<dataplane::RelayCounters>> sip_counters;
   std::vector<std::unique_ptr<dataplane::CallLog>> call_logs;  // what happened to recent calls, per worker
+  std::vector<std::unique_ptr<dataplane::LatencyHistogram>> rtt_hist, local_hist;
   std::vector<std::unique_ptr<dataplane::SipWorker>> sip_workers;
   for (unsigned i = 0; i < n_sip; ++i) {
     keys.push_back(std::make_unique<tls::KeyedHash>(key));
@@ -296,6 +216,11 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     o.index = i;
     o.engine = engine;
     o.engine.call_log = call_logs.back().get();
+    rtt_hist.push_back(std::make_unique<dataplane::LatencyHistogram>());
+    local_hist.push_back(std::make_unique<dataplane::LatencyHistogram>());
+    o.engine.service_rtt = rtt_hist.back().get();
+    o.local_processing = local_hist.back().get();
+    o.policy = &board;
     o.pool_packets = pool_packets;
     o.max_message = max_message;
     std::unique_ptr<dataplane::DatagramIo> io;
@@ -320,14 +245,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   std::vector<tls::StreamListen> streams;
   for (const auto& e : cfg.listen.tcp) streams.push_back(tls::StreamListen{e.addr, e.len, false});
   for (const auto& e : cfg.listen.tls) streams.push_back(tls::StreamListen{e.addr, e.len, true});
-  tls::UpstreamPoolOptions pool_opts;
-  for (const auto& t : cfg.upstream.targets) {
-    pool_opts.targets.push_back(tls::UpstreamTarget{t.host, t.port, t.tls, t.server_name});
-  }
-  pool_opts.connections_per_target = std::max<std::size_t>(1, cfg.upstream.connections / std::max(1U, n_tls));
-  pool_opts.backoff_min = tls::Millis{cfg.upstream.reconnect_min_ms};
-  pool_opts.backoff_max = tls::Millis{cfg.upstream.reconnect_max_ms};
-  pool_opts.keepalive_interval = tls::Millis{static_cast<std::int64_t>(cfg.upstream.keepalive_s) * 1000};
+  const tls::UpstreamPoolOptions pool_opts = pool_options(cfg, n_tls);
 
   std::vector<std::unique_ptr<tls::TlsWorkerCounters>> tls_counters;
   std::vector<std::unique_ptr<tls::TlsWorker>> tls_workers;
@@ -341,6 +259,9 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
     o.pool_packets = pool_packets;
     o.max_message = max_message;
     o.admit_unlisted = cfg.mode == Mode::in_line;
+    o.policy = &board;
+    o.policy_reader = n_sip + i;
+    o.upstream_of = [](const dataplane::RuntimePolicy& p) { return &static_cast<const ControlPolicy&>(p).upstream; };
     auto w = std::make_unique<tls::TlsWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
                                                client_ctx.ctx.get(), server_ctx.ctx.get(), upstream_status,
                                                *tls_counters.back());
@@ -393,27 +314,151 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   }
   out << std::endl;
 
-  // The control loop: signals, and alarms an operator must not find late.
+  // Alarms an operator must not find late: a metric, a log line and a line
+  // in /health each. Computed on the control thread once a second; the
+  // servers' threads read a copy.
+  std::mutex alarms_mu;
+  std::vector<Alarm> alarms_now = {{"service_refuses_relay", false, ""}, {"fail_open", false, ""}};
   std::uint64_t refused_seen = 0;
-  const auto check_alarms = [&] {
-    std::uint64_t refused = 0;
-    for (const auto& c : sip_counters) refused += c->service_403_404.load(std::memory_order_relaxed);
-    if (refused > refused_seen) {
-      err << "sigrelay: ALARM: the service refused " << (refused - refused_seen)
-          << " INVITE(s) with 403/404 in the last second: this relay's address is not whitelisted there"
-             " (check the address the service sees, e.g. after a NAT change)" << std::endl;
-      refused_seen = refused;
-    }
+  std::uint64_t failopen_seen = 0;
+  std::uint64_t invites_seen = 0;
+  const auto sum_sip = [&](dataplane::Counter dataplane::RelayCounters::*m) {
+    std::uint64_t n = 0;
+    for (const auto& c : sip_counters) n += (c.get()->*m).load(std::memory_order_relaxed);
+    return n;
   };
+  const auto check_alarms = [&] {
+    const std::uint64_t refused = sum_sip(&dataplane::RelayCounters::service_403_404);
+    const std::uint64_t failopen = sum_sip(&dataplane::RelayCounters::local_503_timeout) +
+                                   sum_sip(&dataplane::RelayCounters::local_503_no_upstream);
+    const std::uint64_t invites = sum_sip(&dataplane::RelayCounters::invites_in);
+    std::vector<Alarm> now = {{"service_refuses_relay", refused > refused_seen, ""}, {"fail_open", false, ""}};
+    if (refused > refused_seen) {
+      now[0].detail = std::to_string(refused - refused_seen) +
+                      " INVITE(s) answered 403/404 by the service in the last second: this relay's address is "
+                      "not whitelisted there (check the address the service sees, e.g. after a NAT change)";
+      err << "sigrelay: ALARM: " << now[0].detail << std::endl;
+    }
+    // More than 5 % of the last second's INVITEs failed open (at least 5).
+    const std::uint64_t fo = failopen - failopen_seen;
+    const std::uint64_t inv = invites - invites_seen;
+    if (fo >= 5 && fo * 20 > inv) {
+      now[1].active = true;
+      now[1].detail = std::to_string(fo) + " of " + std::to_string(inv) +
+                      " INVITE(s) in the last second were answered 503 locally because the service did not answer";
+      err << "sigrelay: ALARM: " << now[1].detail << std::endl;
+    }
+    refused_seen = refused;
+    failopen_seen = failopen;
+    invites_seen = invites;
+    const std::lock_guard lock(alarms_mu);
+    alarms_now = std::move(now);
+  };
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto inputs = [&] {
+    StatsInputs in;
+    in.version = kVersion;
+    in.mode = std::string(to_string(cfg.mode));
+    in.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    in.time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& c : sip_counters) in.sip.push_back(c.get());
+    for (const auto& c : tls_counters) in.tls.push_back(c.get());
+    for (const auto& h : rtt_hist) in.service_rtt.push_back(h.get());
+    for (const auto& h : local_hist) in.local.push_back(h.get());
+    in.upstream_up = upstream_status.total(n_tls);
+    for (std::size_t w = 0; w < tls_workers.size(); ++w) {
+      for (const auto& c : tls_workers[w]->sessions()) {
+        UpstreamSession u;
+        u.target = c.target;
+        u.worker = static_cast<unsigned>(w);
+        u.conn = static_cast<unsigned>(c.index);
+        u.state = std::string(tls::to_string(c.state));
+        u.since_s = static_cast<double>(c.since.count()) / 1000.0;
+        u.tls_version = c.tls_version;
+        u.cipher = c.cipher;
+        in.upstream.push_back(std::move(u));
+      }
+    }
+    {
+      const std::lock_guard lock(alarms_mu);
+      in.alarms = alarms_now;
+    }
+    return in;
+  };
+
+  // The stats server (/metrics, /stats.json, /health, the dashboard). A
+  // failure to bind is loud but not fatal: the relay carries calls first.
+  StatsProviders providers;
+  providers.metrics = [&] { return metrics_text(inputs()); };
+  providers.stats_json = [&] { return stats_json(inputs()).dump(); };
+  providers.health = [&] {
+    const StatsInputs in = inputs();
+    const unsigned up = upstream_status.total(n_tls);
+    nlohmann::json detail = {{"upstream_connections_up", up}, {"alarms", nlohmann::json::array()}};
+    for (const auto& a : in.alarms) {
+      if (a.active) detail["alarms"].push_back({{"name", a.name}, {"detail", a.detail}});
+    }
+    return std::make_pair(up > 0, detail.dump());
+  };
+  std::unique_ptr<StatsServer> stats;
+  if (cfg.stats.http.len != 0) {
+    stats = std::make_unique<StatsServer>(cfg.stats.http, dashboard_dir(), providers);
+    if (!stats->start(error)) {
+      err << "sigrelay: WARNING: " << error << "; running without the stats server" << std::endl;
+      stats.reset();
+    }
+  }
+  // Hot reload: the settings that can change go to the workers through the
+  // policy board; the others keep their running values and are named. The
+  // control socket's thread reloads too: one at a time.
+  Config running = cfg;
+  std::mutex reload_mu;
+  const auto reload = [&]() -> std::string {
+    const std::lock_guard lock(reload_mu);
+    if (!reload_config) return "not available in this process";
+    const LoadResult r = reload_config();
+    if (!r.config) {
+      std::string why = "refused, nothing changed:";
+      for (const auto& e : r.errors) why += " " + format_error(e, "config") + ";";
+      return why;
+    }
+    const ReloadPlan plan = plan_reload(running, *r.config);
+    if (!plan.applied.empty()) {
+      running = merge_reloadable(running, *r.config);
+      board.publish(std::make_unique<ControlPolicy>(running, n_tls));
+    }
+    return describe(plan);
+  };
+  // The control socket (sigrelayctl). Like the stats server, optional.
+  const auto handle = [&](const std::string& command, const std::vector<std::string>& args,
+                          std::string& why) -> nlohmann::json {
+    return control_command(command, args, why, {inputs, reload, call_logs, reload_mu, running});
+  };
+  std::unique_ptr<ControlServer> control;
+  if (!cfg.control.socket.empty()) {
+    control = std::make_unique<ControlServer>(cfg.control.socket, handle);
+    if (!control->start(error)) {
+      err << "sigrelay: WARNING: control.socket: " << error << "; running without sigrelayctl access" << std::endl;
+      control.reset();
+    }
+  }
+
   while (true) {
     pollfd p{sigfd, POLLIN, 0};
     const int ready = poll(&p, 1, 1000);
     check_alarms();
+    {
+      const std::lock_guard lock(reload_mu);
+      board.reclaim();
+    }
     if (ready <= 0) continue;
     signalfd_siginfo si{};
     if (read(sigfd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
     if (si.ssi_signo == SIGHUP) {
-      err << "sigrelay: SIGHUP: hot reload is not available yet; restart to apply a new configuration\n";
+      // One write: a reader of the log never sees half a line.
+      const std::string line = "sigrelay: reload: " + reload() + "\n";
+      err << line << std::flush;
       continue;
     }
     break;
@@ -427,7 +472,9 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err) {
   for (unsigned t = 0; t < n_sip + n_tls; ++t) mail->wake(t);
   for (auto& t : threads) t.join();
   if (dpdk) dpdk->wait();
-  auto counters = counters_json(sip_counters, tls_counters);
+  if (control) control->stop();
+  if (stats) stats->stop();
+  auto counters = counters_json(inputs());
   if (dpdk) {
     std::vector<const dataplane::DatagramIo*> ios;
     for (const auto& w : sip_workers) ios.push_back(&w->io());

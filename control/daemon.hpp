@@ -4,6 +4,7 @@
 // every INVITE still waiting gets 503, and the process exits 0.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 
 #include "control/config.hpp"
@@ -13,6 +14,9 @@ namespace sigrelay::control {
 // Returns the process exit status. Prints "sigrelay: ready ..." with the
 // bound addresses on `out` once every socket is open (tests wait for it),
 // and the counters as one JSON line ("sigrelay: counters {...}") on exit.
-int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err);
+// `reload_config` loads the configuration again for a hot reload (SIGHUP);
+// empty: reloads are refused.
+int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err,
+               const std::function<LoadResult()>& reload_config = {});
 
 }  // namespace sigrelay::control

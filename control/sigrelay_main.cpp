@@ -3,6 +3,7 @@
 
 #include "control/command_line.hpp"
 #include "control/daemon.hpp"
+#include "control/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace sigrelay::control;
@@ -16,12 +17,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cl.version) {
-    std::cout << "sigrelay 0.1.0\n";
+    std::cout << "sigrelay " << kVersion << "\n";
     return 0;
   }
   if (cl.check_only) return run_check_config(cl, std::cout, std::cerr);
   const auto loaded = load_config(cl.config_path, cl.overrides);
   print_diagnostics(loaded, cl.config_path, std::cerr);
   if (!loaded.config) return kExitConfig;
-  return run_daemon(*loaded.config, std::cout, std::cerr);
+  // SIGHUP reads the same file with the same command-line overrides.
+  return run_daemon(*loaded.config, std::cout, std::cerr,
+                    [&cl] { return load_config(cl.config_path, cl.overrides); });
 }

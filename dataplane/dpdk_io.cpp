@@ -201,6 +201,10 @@ void DpdkIo::on_announcement(std::string_view message, sip::Millis now) {
   stack_->peer_learned(ip, mac, now);
 }
 
+std::size_t DpdkIo::take_unreachable(char* out, std::size_t capacity, sockaddr_storage& destination) {
+  return stack_ ? stack_->take_unreachable(out, capacity, destination) : 0;
+}
+
 std::string DpdkIo::describe() const {
   std::string s;
   for (const auto& a : options_.locals) s += (s.empty() ? "" : ",") + address_text(a);

@@ -12,6 +12,7 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -62,6 +63,8 @@ class DpdkIo final : public DatagramIo {
   bool sleeps() const override { return false; }
   std::size_t take_announcement(char* out, std::size_t capacity) override;
   void on_announcement(std::string_view message, sip::Millis now) override;
+  // ICMP errors the L2-L4 stack matched to a SIP datagram we sent.
+  std::size_t take_unreachable(char* out, std::size_t capacity, sockaddr_storage& destination) override;
 
   const DpdkIoCounters& counters() const { return counters_; }
   const net::NetStack* stack() const { return stack_.get(); }

@@ -91,6 +91,11 @@ struct alignas(64) RelayCounters {
   // them grow): <=1024, <=1300, <=1500, <=2048, <=4096, larger. Past 1300 a
   // UDP INVITE risks fragmentation (RFC 3261 §18.1.1).
   Counter inline_invite_size[6];
+  // Responses by status code: every response sent to a switch for an INVITE
+  // (100 Trying included, retransmissions not), and every response the
+  // service sent. Indexed by code, 100..699.
+  Counter to_switch_by_code[700];
+  Counter from_service_by_code[700];
 };
 
 inline constexpr std::uint32_t kInviteSizeBounds[] = {1024, 1300, 1500, 2048, 4096};

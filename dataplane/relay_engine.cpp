@@ -210,6 +210,12 @@ void RelayEngine::record_stateless(const sip::Message& m, const SwitchPeer& to, 
   options_.call_log->add(r);
 }
 
+void RelayEngine::apply_policy(const RuntimePolicy& p) {
+  emergency_ = EmergencyNumbers(p.emergency_numbers);
+  options_.emergency_numbers = p.emergency_numbers;
+  options_.upstream_timeout = p.upstream_timeout;
+}
+
 void RelayEngine::release_inline(std::uint32_t idx) {
   Slot& s = slots_[idx];
   if (s.inl == kNone) return;
@@ -353,6 +359,7 @@ void RelayEngine::on_invite(const sip::Message& m, const SwitchPeer& from, sip::
       const sip::Segment seg{st.resp, n};
       io_.to_switch(s.peer, std::span(&seg, 1));
       bump(counters_.local_100);
+      bump(counters_.to_switch_by_code[100]);
     }
   }
 
@@ -462,6 +469,7 @@ void RelayEngine::answer_stateless(const sip::Message& m, const SwitchPeer& to, 
   if (len == 0) return;
   const sip::Segment seg{out, len};
   io_.to_switch(to, std::span(&seg, 1));
+  if (m.method_id == sip::Method::invite && code < 700) bump(counters_.to_switch_by_code[code]);
 }
 
 void RelayEngine::respond_local(std::uint32_t idx, std::uint16_t code, std::string_view reason, sip::Millis now,
@@ -485,6 +493,7 @@ void RelayEngine::respond_local(std::uint32_t idx, std::uint16_t code, std::stri
     st.resp_len = static_cast<std::uint32_t>(n);
     const sip::Segment seg{st.resp, n};
     io_.to_switch(s.peer, std::span(&seg, 1));
+    if (code < 700) bump(counters_.to_switch_by_code[code]);
   }
   if (code >= 200) {
     s.failopen_at = sip::kNoDeadline;
@@ -519,9 +528,13 @@ void RelayEngine::on_upstream_message(const sip::Message& m, const sip::ParseRes
     return;
   }
   const std::uint16_t code = m.status;
+  if (code < 700) bump(counters_.from_service_by_code[code]);
   if (code >= 200 && s.service_code == 0) {
     s.service_code = code;
-    if (s.upstream_us != 0) s.service_us = static_cast<std::uint32_t>(std::min<std::uint64_t>(mono_us() - s.upstream_us, UINT32_MAX));
+    if (s.upstream_us != 0) {
+      s.service_us = static_cast<std::uint32_t>(std::min<std::uint64_t>(mono_us() - s.upstream_us, UINT32_MAX));
+      if (options_.service_rtt != nullptr) options_.service_rtt->record(s.service_us);
+    }
   }
   if (code >= 200) {
     bump(counters_.service_finals[std::min<std::size_t>(code / 100, 6)]);
@@ -563,6 +576,7 @@ void RelayEngine::relay_response(std::uint32_t idx, const sip::Message& resp, si
       io_.to_switch(s.peer, rw.segments());
     }
   }
+  if (resp.status < 700) bump(counters_.to_switch_by_code[resp.status]);
   if (resp.status >= 200) {
     s.failopen_at = sip::kNoDeadline;
     bump(counters_.finals_relayed);

@@ -17,6 +17,8 @@
 
 #include "dataplane/call_log.hpp"
 #include "dataplane/emergency.hpp"
+#include "dataplane/latency_histogram.hpp"
+#include "dataplane/policy_board.hpp"
 #include "dataplane/relay_counters.hpp"
 #include "sip/branch_codec.hpp"
 #include "sip/message.hpp"
@@ -101,8 +103,10 @@ struct EngineOptions {
   bool upstream_reliable = true;               // TLS/TCP toward the service
   std::vector<std::string> emergency_numbers{"911", "933", "112"};
   InlineOptions in_line{};
-  // Where each call's outcome is written (nullptr: nowhere).
+  // Where each call's outcome is written (nullptr: nowhere), and the
+  // service round trip histogram (nullptr: not measured).
   CallLog* call_log = nullptr;
+  LatencyHistogram* service_rtt = nullptr;
 };
 
 class RelayEngine {
@@ -129,6 +133,9 @@ class RelayEngine {
   // Graceful shutdown: every INVITE still without a final gets 503 now.
   void shutdown(sip::Millis now);
   std::size_t active_transactions() const { return active_; }
+  // A hot reload's new settings (emergency numbers, service timeout). Calls
+  // in flight keep the deadlines they were given.
+  void apply_policy(const RuntimePolicy& p);
 
   // In-line mode: whether a message from a source outside acl.allow may
   // still come in because it proves it belongs to a call we carry — a

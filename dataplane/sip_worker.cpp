@@ -40,6 +40,7 @@ void SipWorker::run(const std::atomic<int>& phase) {
       engine_->shutdown(now());
       drained = true;
     }
+    follow_policy();
     unsigned work = poll_udp();
     work += take_unreachables();
     work += drain_rings();
@@ -79,9 +80,30 @@ unsigned SipWorker::poll_udp() {
   Packet* batch[kBurst];
   const unsigned got = io_->receive(pool_, batch, now());
   if (got == 0 && pool_.available() == 0) bump(counters_.pool_empty);
-  for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
+  if (options_.local_processing == nullptr) {
+    for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
+  } else {
+    for (unsigned k = 0; k < got; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      handle_datagram(batch[k], false);
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+      options_.local_processing->record(static_cast<std::uint64_t>(us.count()));
+    }
+  }
   bump(counters_.datagrams_in, got);
   return got;
+}
+
+// Once per loop turn: a quiescent point for the policy board (this thread
+// holds no policy pointer here), then a new generation goes to the engine.
+void SipWorker::follow_policy() {
+  if (options_.policy == nullptr) return;
+  options_.policy->quiescent(options_.index);
+  const RuntimePolicy* p = options_.policy->current();
+  if (p->generation != policy_generation_) {
+    policy_generation_ = p->generation;
+    engine_->apply_policy(*p);
+  }
 }
 
 // Datagrams the network refused (ICMP unreachable): in-line mode gives the

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/mailboxes.hpp"
+#include "dataplane/policy_board.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/relay_engine.hpp"
 #include "dataplane/datagram_io.hpp"
@@ -46,6 +47,12 @@ struct SipWorkerOptions {
   EngineOptions engine{};
   std::size_t pool_packets = 4096;
   std::uint32_t max_message = 16384;
+  // Hot reload: the worker reads its settings from here (reader `index`)
+  // and passes each new generation to its engine. nullptr: fixed settings.
+  PolicyBoard* policy = nullptr;
+  // Time from a datagram's arrival to the end of its handling here (parse,
+  // decisions, sending on). nullptr: not measured.
+  LatencyHistogram* local_processing = nullptr;
 };
 
 class SipWorker final : public RelayIo {
@@ -70,6 +77,7 @@ class SipWorker final : public RelayIo {
   sip::Millis now() const;
   unsigned poll_udp();
   unsigned take_unreachables();
+  void follow_policy();
   unsigned drain_rings();
   void handle_datagram(Packet* p, bool handed_off);
   void handle_stream_message(Packet* p, bool from_switch);
@@ -77,6 +85,7 @@ class SipWorker final : public RelayIo {
   unsigned share_announcements();
   void sleep_until_work();
 
+  std::uint64_t policy_generation_ = 0;
   SipWorkerOptions options_;
   Mailboxes& mail_;
   const SourceFilter& filter_;

@@ -13,7 +13,11 @@ packages=(
   # libraries
   dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libssl-dev openssl
   libboost-program-options-dev nlohmann-json3-dev
+  # libpcap writes the call traces (control/trace_writer.cpp, docs/tracing.md)
+  libpcap-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # HTTP/1.1 parsing for the stats server (control/stats_server.cpp, docs/stats-http.md)
+  libcpp-httplib-dev
   # test tools: python3 runs the summariser, sipp drives SIP, tshark reads traces,
   # stunnel is a TLS peer we did not write, iproute2/procps set up and watch namespaces
   python3 sip-tester tshark stunnel4 iproute2 procps
@@ -21,6 +25,11 @@ packages=(
   iputils-ping arping ethtool
   # sigrelay-sim's end-to-end test checks its PASSporTs with code we did not write
   python3-jwt python3-cryptography
+  # promtool checks the stats socket's Prometheus exposition (tests/control/prometheus_test.cpp).
+  # On a systemd host the package also enables a Prometheus server on :9090, the stats port's default
+  prometheus
+  # the dashboard test loads the stats page in headless Chromium
+  chromium
 )
 
 # One dpkg-query for all packages keeps the no-op path fast. Only a package whose
@@ -63,3 +72,11 @@ apt_quiet=(-q -o Dpkg::Use-Pty=0)
   --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   "${missing[@]}"
+
+# The prometheus package is here only for promtool; on a systemd host it also
+# starts a Prometheus server on :9090, sigrelay's default stats.http port.
+# Keep that server off (a no-op where systemd does not run, as in containers).
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 &&
+   [[ -d /run/systemd/system ]]; then
+  "${as_root[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

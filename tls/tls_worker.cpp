@@ -158,8 +158,18 @@ void TlsWorker::run(const std::atomic<int>& phase) {
       if (kind == Tag::listener) accept_all(idx);
       if (kind == Tag::inbound) service_inbound(idx, events[k].events);
     }
+    follow_policy(t);
     pool_->poll(t);
+    // A reload's drain ends without a state-change callback: refresh here.
+    status_.up[options_.index].store(static_cast<unsigned>(pool_->connections_up()), std::memory_order_relaxed);
     publish_pool_counters();
+    if (t >= next_sessions_) {
+      next_sessions_ = t + Millis{1000};
+      auto list = pool_->connections();
+      for (auto& c : list) c.since = t - c.since;  // our clock means nothing elsewhere: how long, not since when
+      const std::lock_guard lock(sessions_mu_);
+      sessions_ = std::move(list);
+    }
     if (!outbound_.empty()) expire_destinations(t);
     unsigned work = static_cast<unsigned>(n > 0 ? n : 0);
     work += drain_rings();
@@ -207,7 +217,7 @@ void TlsWorker::log_state_change(std::size_t target, std::size_t conn, bool up, 
   if (!up && last.reason == reason && last.at.count() != 0 && t - last.at < kRepeatLog) return;
   last.reason.assign(reason);
   last.at = t;
-  const auto& tgt = options_.upstream.targets[target];
+  const auto& tgt = pool_->target(target);  // the current list: a reload may have changed it
   std::fprintf(stderr, "sigrelay: upstream %s%s:%u connection %u.%zu %s: %.*s\n", tgt.tls ? "tls:" : "tcp:",
                tgt.host.c_str(), static_cast<unsigned>(tgt.port), options_.index, conn, up ? "up" : "down",
                static_cast<int>(reason.size()), reason.data());
@@ -493,6 +503,34 @@ void TlsWorker::expire_destinations(Millis t) {
       dataplane::bump(counters_.destination_idle_closed);
       close_inbound(i);
     }
+  }
+}
+
+std::vector<ConnectionInfo> TlsWorker::sessions() const {
+  const std::lock_guard lock(sessions_mu_);
+  return sessions_;
+}
+
+// ---------------------------------------------------------------------------
+// Hot reload.
+
+void TlsWorker::follow_policy(Millis t) {
+  if (options_.policy == nullptr) return;
+  options_.policy->quiescent(options_.policy_reader);
+  const dataplane::RuntimePolicy* p = options_.policy->current();
+  if (p->generation == policy_generation_) return;
+  policy_generation_ = p->generation;
+  const UpstreamPoolOptions* next = options_.upstream_of ? options_.upstream_of(*p) : nullptr;
+  if (next == nullptr) return;
+  auto opts = *next;
+  opts.stream.max_message_size = options_.max_message;
+  std::string error;
+  // Connections to targets that left drain for as long as an answer on them
+  // can still matter (the service timeout plus a margin).
+  const Millis drain = p->upstream_timeout + Millis{2000};
+  if (!pool_->replace_targets(opts, t, drain, error)) {
+    std::fprintf(stderr, "sigrelay: reload: tls worker %u kept its upstream targets: %s\n", options_.index,
+                 error.c_str());
   }
 }
 

@@ -8,11 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "dataplane/mailboxes.hpp"
+#include "dataplane/policy_board.hpp"
 #include "dataplane/relay_counters.hpp"
 #include "dataplane/sip_worker.hpp"
 #include "sip/branch_codec.hpp"
@@ -39,6 +42,12 @@ struct TlsWorkerOptions {
   // (RelayEngine::admits_unlisted); connections to destinations are opened
   // on demand.
   bool admit_unlisted = false;
+  // Hot reload: this worker is reader `policy_reader` of the board; on a new
+  // generation, `upstream_of` gives the upstream options it asks for (the
+  // pool then changes targets without dropping calls). nullptr: fixed.
+  dataplane::PolicyBoard* policy = nullptr;
+  unsigned policy_reader = 0;
+  std::function<const UpstreamPoolOptions*(const dataplane::RuntimePolicy&)> upstream_of;
 };
 
 // What a tls worker counts; single writer (the worker), relaxed readers.
@@ -81,6 +90,9 @@ class TlsWorker {
   bool open(std::string& error);
   void run(const std::atomic<int>& phase);
   const UpstreamPool& pool() const { return *pool_; }
+  // The upstream connections as of at most a second ago, `since` turned into
+  // how long each has been in its state; any thread.
+  std::vector<ConnectionInfo> sessions() const;
 
  private:
   struct Inbound;
@@ -98,6 +110,7 @@ class TlsWorker {
   bool send_to_destination(dataplane::Packet* p);
   std::uint32_t open_destination(const dataplane::SwitchPeer& to);
   void expire_destinations(Millis now);
+  void follow_policy(Millis now);
   unsigned drain_rings();
   dataplane::Packet* packet_for(std::string_view msg);
   void release(dataplane::Packet* p);
@@ -117,6 +130,10 @@ class TlsWorker {
   std::vector<std::uint32_t> free_ids_;
   std::vector<std::uint32_t> outbound_;  // indices into inbound_ of connections we opened
   Millis next_expiry_{0};
+  Millis next_sessions_{0};
+  mutable std::mutex sessions_mu_;  // the snapshot below: written once a second, read by the control plane
+  std::vector<ConnectionInfo> sessions_;
+  std::uint64_t policy_generation_ = 1;  // the board's first generation is what we were built with
   std::uint32_t next_generation_ = 0;
   struct Logged {
     std::string reason;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -21,6 +22,17 @@ namespace {
 // (getaddrinfo_a has no descriptor to wait on).
 constexpr Millis kResolvePollInterval{10};
 constexpr int kEventBatch = 64;
+
+// Calls remembered for routing their later messages: 8192 buckets of 4
+// (512 KB). A call is forgotten only after 4 newer calls landed in its
+// bucket; at 1000 new calls/s per tls worker that happens to under 0.2% of
+// calls within 4 s, and a forgotten call still takes the connection its
+// hash picks, which is the same one unless the layout changed meanwhile.
+constexpr unsigned kRouteBucketBits = 13;
+constexpr std::size_t kRouteWays = 4;
+constexpr std::uint32_t kNoSlot = 0xffffffffU;
+// Keeps the bucket index independent of the connection pick (both mix call_hash).
+constexpr std::uint64_t kRouteSalt = 0x5bd1e9955bd1e995ULL;
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -39,7 +51,58 @@ bool is_ip_literal(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// Host names and IPv6 literals compare without regard to case.
+bool same_text(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string verify_name_of(const UpstreamTarget& t) {
+  return t.server_name.empty() ? strip_brackets(t.host) : t.server_name;
+}
+
+// Two list entries name the same upstream when a connection to one is a
+// connection to the other: same address, port, transport and certificate name.
+bool same_target(const UpstreamTarget& a, const UpstreamTarget& b) {
+  return a.port == b.port && a.tls == b.tls && same_text(strip_brackets(a.host), strip_brackets(b.host)) &&
+         same_text(verify_name_of(a), verify_name_of(b));
+}
+
+// As an operator wrote it in upstream.uri.
+std::string target_text(const UpstreamTarget& t) {
+  const std::string host = strip_brackets(t.host);
+  std::string s = "sip:";
+  s += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  s += ":" + std::to_string(t.port) + (t.tls ? ";transport=tls" : ";transport=tcp");
+  const std::string name = verify_name_of(t);
+  if (t.tls && !same_text(name, host)) s += " (verify " + name + ")";
+  return s;
+}
+
+std::size_t route_bucket(std::uint64_t call_hash) {
+  return static_cast<std::size_t>(splitmix64(call_hash ^ kRouteSalt) >> (64 - kRouteBucketBits));
+}
+
 }  // namespace
+
+std::string_view to_string(ConnectionState s) {
+  switch (s) {
+    case ConnectionState::down:
+      return "down";
+    case ConnectionState::resolving:
+      return "resolving";
+    case ConnectionState::connecting:
+      return "connecting";
+    case ConnectionState::handshaking:
+      return "handshaking";
+    case ConnectionState::up:
+      return "up";
+    case ConnectionState::draining:
+      return "draining";
+  }
+  return "unknown";
+}
 
 struct UpstreamPool::Address {
   sockaddr_storage addr{};
@@ -80,19 +143,27 @@ struct UpstreamPool::Target {
   UpstreamTarget config;
   std::string lookup_host;  // host without brackets
   std::string verify_name;  // server_name, or the host
+  std::string text;         // target_text()
   bool literal = false;
   std::vector<Address> addresses;
   std::uint64_t generation = 0;  // completed lookups
   std::unique_ptr<Resolution> in_flight;
   std::size_t up = 0;
+  std::vector<std::uint32_t> slots;  // slot ids by connection index
 };
 
 struct UpstreamPool::Slot {
   std::uint32_t id = 0;
-  std::size_t target = 0;
+  std::size_t target = 0;  // index in targets_; kNoTarget while draining
   std::size_t index = 0;
+  std::string target_text;  // kept for connections() once the target has left
   SlotState state = SlotState::waiting;
   std::unique_ptr<StreamConnection> conn;
+  std::uint32_t serial = 0;  // of the current connection; 0 before the first
+  ConnectionState shown = ConnectionState::down;
+  Millis since{0};
+  Millis drain_until{0};
+  Millis drain_length{0};
   std::string address_text;  // of the current attempt, for messages
   std::uint32_t failures = 0;
   std::uint64_t attempts = 0;
@@ -108,6 +179,35 @@ struct UpstreamPool::Slot {
   std::uint32_t interest = 0;
   bool dirty = false;
   std::string last_error;
+
+  ConnectionState shown_state() const {
+    switch (state) {
+      case SlotState::waiting:
+        return ConnectionState::down;
+      case SlotState::resolving:
+        return ConnectionState::resolving;
+      case SlotState::connecting:
+        if (conn && conn->state() == StreamState::handshaking) return ConnectionState::handshaking;
+        if (conn && conn->state() == StreamState::up) return ConnectionState::up;
+        return ConnectionState::connecting;
+      case SlotState::up:
+        return ConnectionState::up;
+      case SlotState::draining:
+        return ConnectionState::draining;
+    }
+    return ConnectionState::down;
+  }
+};
+
+struct UpstreamPool::CallRoute {
+  std::uint64_t hash = 0;
+  std::uint32_t slot = kNoSlot;
+  std::uint32_t serial = 0;
+};
+
+// One cache line: a lookup touches one line, newest call first.
+struct alignas(64) UpstreamPool::CallBucket {
+  std::array<CallRoute, kRouteWays> ways{};
 };
 
 Millis backoff_ceiling(std::uint32_t failures, Millis min, Millis max) {
@@ -128,43 +228,10 @@ UpstreamPool::UpstreamPool(UpstreamPoolOptions options, ssl_ctx_st* tls_ctx, Ups
   if (options_.targets.empty()) error_ = "no upstream targets";
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0 && error_.empty()) error_ = std::string("epoll_create1: ") + std::strerror(errno);
-
-  for (const auto& config : options_.targets) {
-    auto t = std::make_unique<Target>();
-    t->config = config;
-    t->lookup_host = strip_brackets(config.host);
-    t->verify_name = config.server_name.empty() ? t->lookup_host : config.server_name;
-    t->literal = is_ip_literal(t->lookup_host);
-    if (t->literal) {
-      // Numeric: getaddrinfo does no I/O here.
-      addrinfo hints{};
-      hints.ai_family = options_.address_family;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-      addrinfo* result = nullptr;
-      const std::string service = std::to_string(config.port);
-      if (getaddrinfo(t->lookup_host.c_str(), service.c_str(), &hints, &result) == 0) {
-        for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
-          Address address;
-          std::memcpy(&address.addr, a->ai_addr, a->ai_addrlen);
-          address.len = a->ai_addrlen;
-          t->addresses.push_back(address);
-        }
-        freeaddrinfo(result);
-      }
-    }
-    targets_.push_back(std::move(t));
-  }
+  routes_.resize(std::size_t{1} << kRouteBucketBits);
+  for (const auto& config : options_.targets) targets_.push_back(make_target(config));
   for (std::size_t t = 0; t < targets_.size(); ++t) {
-    for (std::size_t i = 0; i < per_target_; ++i) {
-      auto slot = std::make_unique<Slot>();
-      slot->id = static_cast<std::uint32_t>(slots_.size());
-      slot->target = t;
-      slot->index = i;
-      // Spread a target's connections over its addresses.
-      slot->next_address = i;
-      slots_.push_back(std::move(slot));
-    }
+    for (std::size_t i = 0; i < per_target_; ++i) targets_[t]->slots.push_back(add_slot(t, i));
   }
   dirty_.reserve(slots_.size());
 }
@@ -172,7 +239,55 @@ UpstreamPool::UpstreamPool(UpstreamPoolOptions options, ssl_ctx_st* tls_ctx, Ups
 UpstreamPool::~UpstreamPool() {
   slots_.clear();    // closes the sockets
   targets_.clear();  // cancels or waits for DNS lookups
+  retired_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+std::unique_ptr<UpstreamPool::Target> UpstreamPool::make_target(const UpstreamTarget& config) const {
+  auto t = std::make_unique<Target>();
+  t->config = config;
+  t->lookup_host = strip_brackets(config.host);
+  t->verify_name = verify_name_of(config);
+  t->text = target_text(config);
+  t->literal = is_ip_literal(t->lookup_host);
+  if (t->literal) {
+    // Numeric: getaddrinfo does no I/O here.
+    addrinfo hints{};
+    hints.ai_family = options_.address_family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    addrinfo* result = nullptr;
+    const std::string service = std::to_string(config.port);
+    if (getaddrinfo(t->lookup_host.c_str(), service.c_str(), &hints, &result) == 0) {
+      for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
+        Address address;
+        std::memcpy(&address.addr, a->ai_addr, a->ai_addrlen);
+        address.len = a->ai_addrlen;
+        t->addresses.push_back(address);
+      }
+      freeaddrinfo(result);
+    }
+  }
+  return t;
+}
+
+std::uint32_t UpstreamPool::add_slot(std::size_t target, std::size_t index) {
+  auto slot = std::make_unique<Slot>();
+  if (free_ids_.empty()) {
+    slot->id = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot->id = free_ids_.back();
+    free_ids_.pop_back();
+  }
+  slot->target = target;
+  slot->index = index;
+  slot->target_text = targets_[target]->text;
+  // Spread a target's connections over its addresses.
+  slot->next_address = index;
+  const std::uint32_t id = slot->id;
+  slots_[id] = std::move(slot);
+  return id;
 }
 
 std::uint64_t UpstreamPool::next_random() {
@@ -190,6 +305,7 @@ void UpstreamPool::poll(Millis now) {
   handle_io(now);
   check_resolutions(now);
   run_timers(now);
+  if (!retired_.empty()) sweep_retired();
   in_poll_ = false;
   flush(now);
 }
@@ -198,8 +314,10 @@ void UpstreamPool::handle_io(Millis now) {
   epoll_event events[kEventBatch];
   const int n = ::epoll_wait(epoll_fd_, events, kEventBatch, 0);
   for (int i = 0; i < n; ++i) {
-    Slot& slot = *slots_[static_cast<std::size_t>(events[i].data.u64)];
-    if (!slot.conn) continue;
+    // A draining connection that closed earlier in this batch has left its slot free.
+    Slot* s = slots_[static_cast<std::size_t>(events[i].data.u64)].get();
+    if (s == nullptr || !s->conn) continue;
+    Slot& slot = *s;
     const std::uint32_t ev = events[i].events;
     if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) slot.conn->on_readable(now);
     if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && slot.conn->state() != StreamState::closed) {
@@ -207,10 +325,11 @@ void UpstreamPool::handle_io(Millis now) {
     }
     after_io(slot, now);
   }
-  for (auto& slot : slots_) {
-    if (slot->conn && slot->conn->input_pending()) {
-      slot->conn->on_readable(now);
-      after_io(*slot, now);
+  for (std::size_t id = 0; id < slots_.size(); ++id) {
+    Slot* s = slots_[id].get();
+    if (s != nullptr && s->conn && s->conn->input_pending()) {
+      s->conn->on_readable(now);
+      after_io(*s, now);
     }
   }
 }
@@ -238,8 +357,8 @@ void UpstreamPool::check_resolutions(Millis now) {
     t.in_flight.reset();
     ++t.generation;
     if (!error.empty()) ++counters_.resolve_failures;
-    for (std::size_t i = 0; i < per_target_; ++i) {
-      Slot& slot = *slots_[ti * per_target_ + i];
+    for (const std::uint32_t id : t.slots) {
+      Slot& slot = *slots_[id];
       if (slot.state != SlotState::resolving || slot.wait_generation > t.generation) continue;
       if (error.empty()) {
         start_connect(slot, now);
@@ -250,9 +369,16 @@ void UpstreamPool::check_resolutions(Millis now) {
   }
 }
 
+// Lookups of targets that left: freed once glibc is done with them, never
+// waited for on this thread.
+void UpstreamPool::sweep_retired() {
+  std::erase_if(retired_, [](const std::unique_ptr<Resolution>& r) { return gai_error(&r->request) != EAI_INPROGRESS; });
+}
+
 void UpstreamPool::run_timers(Millis now) {
-  for (auto& s : slots_) {
-    Slot& slot = *s;
+  for (std::size_t id = 0; id < slots_.size(); ++id) {
+    if (!slots_[id]) continue;
+    Slot& slot = *slots_[id];
     switch (slot.state) {
       case SlotState::waiting:
         if (now >= slot.next_attempt) begin_attempt(slot, now);
@@ -290,8 +416,19 @@ void UpstreamPool::run_timers(Millis now) {
         }
         break;
       }
+      case SlotState::draining:
+        // No keepalive: the drain is shorter than a keepalive round.
+        if (now >= slot.drain_until) end_drain(slot, now, true);
+        break;
     }
   }
+}
+
+void UpstreamPool::mark(Slot& slot, Millis now) {
+  const ConnectionState shown = slot.shown_state();
+  if (shown == slot.shown) return;
+  slot.shown = shown;
+  slot.since = now;
 }
 
 void UpstreamPool::begin_attempt(Slot& slot, Millis now) {
@@ -306,6 +443,7 @@ void UpstreamPool::begin_attempt(Slot& slot, Millis now) {
   // Re-resolve for every attempt; slots that come due while a lookup is
   // running share its answer.
   slot.state = SlotState::resolving;
+  mark(slot, now);
   slot.wait_generation = t.generation + 1;
   if (t.in_flight) return;
   auto r = std::make_unique<Resolution>(t.lookup_host, t.config.port, options_.address_family);
@@ -362,6 +500,9 @@ void UpstreamPool::start_connect(Slot& slot, Millis now) {
     if (callbacks_.on_message) callbacks_.on_message(m);
   };
   slot.conn = std::make_unique<StreamConnection>(std::move(p), now);
+  // Names this connection in routes_; 0 stays "never connected".
+  if (++next_serial_ == 0) ++next_serial_;
+  slot.serial = next_serial_;
   slot.state = SlotState::connecting;
   slot.interest = 0;
   if (slot.conn->state() != StreamState::closed) {
@@ -377,8 +518,17 @@ void UpstreamPool::start_connect(Slot& slot, Millis now) {
   after_io(slot, now);
 }
 
+// May free a draining slot: callers do not touch `slot` afterwards.
 void UpstreamPool::after_io(Slot& slot, Millis now) {
   StreamConnection& c = *slot.conn;
+  if (slot.state == SlotState::draining) {
+    if (c.state() == StreamState::closed) {
+      end_drain(slot, now, false);
+    } else {
+      update_interest(slot);
+    }
+    return;
+  }
   if (c.state() == StreamState::closed) {
     connection_lost(slot, now);
     return;
@@ -391,10 +541,13 @@ void UpstreamPool::after_io(Slot& slot, Millis now) {
     ++up_total_;
     ++counters_.connections_up;
     recompute_active();
+    mark(slot, now);
     if (callbacks_.on_state_change) {
       std::string how = c.is_tls() ? std::string(c.tls_version()) + " " + std::string(c.cipher()) : "TCP";
       callbacks_.on_state_change(slot.target, slot.index, true, how + " (" + slot.address_text + ")");
     }
+  } else {
+    mark(slot, now);
   }
   update_interest(slot);
 }
@@ -452,6 +605,7 @@ void UpstreamPool::attempt_failed(Slot& slot, Millis now, std::string reason) {
   slot.last_delay = Millis{static_cast<Millis::rep>(next_random() % (span + 1))};
   slot.next_attempt = now + slot.last_delay;
   slot.state = SlotState::waiting;
+  mark(slot, now);
   slot.last_error = std::move(reason);
   if (callbacks_.on_state_change) callbacks_.on_state_change(slot.target, slot.index, false, slot.last_error);
 }
@@ -473,16 +627,87 @@ void UpstreamPool::recompute_active() {
   active_ = next;
 }
 
-bool UpstreamPool::send(std::uint64_t call_hash, std::string_view message, std::size_t* target) {
-  if (target != nullptr) *target = active_;
-  if (active_ == kNoTarget) {
-    ++counters_.send_no_connection;
+// ---------------------------------------------------------------------------
+// Routing.
+
+UpstreamPool::Slot* UpstreamPool::remembered(std::uint64_t call_hash) {
+  for (const CallRoute& r : routes_[route_bucket(call_hash)].ways) {
+    if (r.slot == kNoSlot || r.hash != call_hash) continue;
+    Slot* s = r.slot < slots_.size() ? slots_[r.slot].get() : nullptr;
+    // The same connection, not merely the same slot: a call whose
+    // connection was lost has lost its transaction with it.
+    if (s == nullptr || s->serial != r.serial || !s->conn) return nullptr;
+    if (s->state != SlotState::up && s->state != SlotState::draining) return nullptr;
+    return s;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::remember(std::uint64_t call_hash, const Slot& slot) {
+  auto& ways = routes_[route_bucket(call_hash)].ways;
+  for (CallRoute& r : ways) {
+    if (r.slot != kNoSlot && r.hash == call_hash) {
+      r.slot = slot.id;
+      r.serial = slot.serial;
+      return;
+    }
+  }
+  // Newest first; the oldest call of the bucket is forgotten.
+  std::move_backward(ways.begin(), ways.end() - 1, ways.end());
+  ways[0] = CallRoute{call_hash, slot.id, slot.serial};
+}
+
+bool UpstreamPool::queue_slot(Slot& slot, std::uint64_t call_hash, std::string_view message, bool remember_call) {
+  if (!slot.conn->queue(message)) {
+    ++counters_.send_buffer_full;
     return false;
   }
+  if (remember_call) remember(call_hash, slot);
+  if (!slot.dirty) {
+    slot.dirty = true;
+    dirty_.push_back(slot.id);
+  }
+  return true;
+}
+
+bool UpstreamPool::send(std::uint64_t call_hash, std::string_view message, std::size_t* target) {
+  if (Slot* s = remembered(call_hash); s != nullptr) {
+    const bool draining = s->state == SlotState::draining;
+    if (target != nullptr) *target = draining ? kNoTarget : s->target;
+    if (!queue_slot(*s, call_hash, message, false)) return false;
+    if (draining) ++counters_.draining_sends;
+    return true;
+  }
+  if (target != nullptr) *target = active_;
+  if (active_ == kNoTarget) return send_fallback(call_hash, message);
   return queue_on(active_, call_hash, message);
 }
 
+// Nothing in the list is up, but a reload left connections draining: they
+// carry new calls until the new targets come up (make before break), and
+// each such call keeps its connection open for a whole drain from now.
+bool UpstreamPool::send_fallback(std::uint64_t call_hash, std::string_view message) {
+  const std::size_t n = draining_.size();
+  const std::size_t start = n == 0 ? 0 : static_cast<std::size_t>(splitmix64(call_hash) % n);
+  for (std::size_t k = 0; k < n; ++k) {
+    Slot& slot = *slots_[draining_[(start + k) % n]];
+    if (slot.drain_length.count() <= 0) continue;
+    if (!queue_slot(slot, call_hash, message, true)) return false;
+    slot.drain_until = std::max(slot.drain_until, last_poll_ + slot.drain_length);
+    ++counters_.drain_fallback_calls;
+    return true;
+  }
+  ++counters_.send_no_connection;
+  return false;
+}
+
 bool UpstreamPool::send_to_target(std::size_t target, std::uint64_t call_hash, std::string_view message) {
+  if (target < targets_.size()) {
+    Slot* s = remembered(call_hash);
+    if (s != nullptr && s->state == SlotState::up && s->target == target) {
+      return queue_slot(*s, call_hash, message, false);
+    }
+  }
   return queue_on(target, call_hash, message);
 }
 
@@ -491,21 +716,14 @@ bool UpstreamPool::queue_on(std::size_t target, std::uint64_t call_hash, std::st
     ++counters_.send_no_connection;
     return false;
   }
+  const Target& t = *targets_[target];
   // Mixed first: the sip workers also pick by this hash, and a worker's
   // calls would otherwise share one residue and one connection.
   const std::size_t start = static_cast<std::size_t>(splitmix64(call_hash) % per_target_);
   for (std::size_t k = 0; k < per_target_; ++k) {
-    Slot& slot = *slots_[target * per_target_ + (start + k) % per_target_];
+    Slot& slot = *slots_[t.slots[(start + k) % per_target_]];
     if (slot.state != SlotState::up) continue;
-    if (!slot.conn->queue(message)) {
-      ++counters_.send_buffer_full;
-      return false;
-    }
-    if (!slot.dirty) {
-      slot.dirty = true;
-      dirty_.push_back(slot.id);
-    }
-    return true;
+    return queue_slot(slot, call_hash, message, true);
   }
   ++counters_.send_no_connection;
   return false;
@@ -515,12 +733,12 @@ void UpstreamPool::flush(Millis now) {
   if (in_poll_) return;
   // By index: a callback run from after_io() may queue more.
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    Slot& slot = *slots_[dirty_[i]];
-    if (!slot.dirty) continue;
-    slot.dirty = false;
-    if (!slot.conn) continue;
-    slot.conn->flush(now);
-    after_io(slot, now);
+    Slot* s = slots_[dirty_[i]].get();
+    if (s == nullptr || !s->dirty) continue;
+    s->dirty = false;
+    if (!s->conn) continue;
+    s->conn->flush(now);
+    after_io(*s, now);
   }
   dirty_.clear();
 }
@@ -528,6 +746,7 @@ void UpstreamPool::flush(Millis now) {
 Millis UpstreamPool::next_deadline() const {
   Millis d = Millis::max();
   for (const auto& s : slots_) {
+    if (!s) continue;
     const Slot& slot = *s;
     switch (slot.state) {
       case SlotState::waiting:
@@ -546,13 +765,157 @@ Millis UpstreamPool::next_deadline() const {
                                                 : slot.conn->last_rx() + options_.keepalive_interval);
         }
         break;
+      case SlotState::draining:
+        if (slot.conn->input_pending()) d = Millis::min();
+        d = std::min(d, slot.drain_until);
+        break;
     }
   }
   return d;
 }
 
+// ---------------------------------------------------------------------------
+// Hot reload.
+
+std::string UpstreamPool::validate(const UpstreamPoolOptions& next, Millis drain) const {
+  if (epoll_fd_ < 0) return "the pool has no epoll descriptor";
+  if (in_poll_) return "called from inside a pool callback";
+  if (next.targets.empty()) return "no upstream targets";
+  if (next.connections_per_target == 0) return "connections_per_target is 0";
+  if (next.connections_per_target > kMaxConnectionsPerTarget) {
+    return "connections_per_target " + std::to_string(next.connections_per_target) + " is over the limit of " +
+           std::to_string(kMaxConnectionsPerTarget);
+  }
+  if (drain.count() < 0) return "negative drain time";
+  for (std::size_t i = 0; i < next.targets.size(); ++i) {
+    const UpstreamTarget& t = next.targets[i];
+    const std::string which = "target " + std::to_string(i + 1);
+    if (strip_brackets(t.host).empty()) return which + " has no host";
+    if (t.port == 0) return which + " (" + target_text(t) + ") has port 0";
+    if (t.tls && tls_ctx_ == nullptr) return which + " (" + target_text(t) + ") needs TLS but the pool has no TLS context";
+    for (std::size_t j = 0; j < i; ++j) {
+      if (same_target(next.targets[j], t)) {
+        return which + " (" + target_text(t) + ") is the same as target " + std::to_string(j + 1);
+      }
+    }
+  }
+  return {};
+}
+
+bool UpstreamPool::replace_targets(const UpstreamPoolOptions& next, Millis now, Millis drain, std::string& error) {
+  if (std::string why = validate(next, drain); !why.empty()) {
+    ++counters_.replace_rejected;
+    error = std::move(why);
+    return false;
+  }
+  // Nothing below can fail.
+  const std::uint64_t seed = options_.jitter_seed;
+  options_ = next;
+  options_.jitter_seed = seed;
+  error_.clear();
+
+  std::vector<std::unique_ptr<Target>> old = std::move(targets_);
+  targets_.clear();
+  for (const UpstreamTarget& config : next.targets) {
+    auto kept = std::find_if(old.begin(), old.end(), [&](const std::unique_ptr<Target>& t) {
+      return t && same_target(t->config, config);
+    });
+    if (kept == old.end()) {
+      targets_.push_back(make_target(config));
+      continue;
+    }
+    // Same upstream; the entry may still be spelt differently (case, brackets).
+    (*kept)->config = config;
+    (*kept)->text = target_text(config);
+    targets_.push_back(std::move(*kept));
+  }
+  for (auto& t : old) {
+    if (!t) continue;
+    for (const std::uint32_t id : t->slots) retire_slot(*slots_[id], now, drain);
+    if (t->in_flight) retired_.push_back(std::move(t->in_flight));
+  }
+  old.clear();
+
+  per_target_ = next.connections_per_target;
+  std::vector<std::uint32_t> started;
+  for (std::size_t ti = 0; ti < targets_.size(); ++ti) {
+    Target& t = *targets_[ti];
+    while (t.slots.size() > per_target_) {
+      retire_slot(*slots_[t.slots.back()], now, drain);
+      t.slots.pop_back();
+    }
+    for (const std::uint32_t id : t.slots) {
+      slots_[id]->target = ti;
+      slots_[id]->target_text = t.text;
+    }
+    while (t.slots.size() < per_target_) {
+      const std::uint32_t id = add_slot(ti, t.slots.size());
+      t.slots.push_back(id);
+      started.push_back(id);
+    }
+    t.up = 0;
+    for (const std::uint32_t id : t.slots) t.up += slots_[id]->state == SlotState::up ? 1 : 0;
+  }
+  up_total_ = 0;
+  active_ = kNoTarget;
+  for (std::size_t ti = 0; ti < targets_.size(); ++ti) {
+    up_total_ += targets_[ti]->up;
+    if (active_ == kNoTarget && targets_[ti]->up > 0) active_ = ti;
+  }
+  // The data path must not allocate: room for every slot, decided here.
+  dirty_.reserve(2 * slots_.size());
+  free_ids_.reserve(slots_.size());
+  draining_.reserve(slots_.size());
+  ++counters_.replacements;
+  // A failed attempt reports itself through on_state_change; a callback
+  // must not re-enter (validate() refuses) while `started` is walked.
+  in_poll_ = true;
+  for (const std::uint32_t id : started) begin_attempt(*slots_[id], now);
+  in_poll_ = false;
+  return true;
+}
+
+// A slot whose target left, or beyond the new connections_per_target.
+void UpstreamPool::retire_slot(Slot& slot, Millis now, Millis drain) {
+  if (slot.state != SlotState::up) {
+    // Nothing can be in flight on a connection that never came up.
+    free_slot(slot);
+    return;
+  }
+  slot.state = SlotState::draining;
+  slot.target = kNoTarget;
+  slot.drain_length = drain;
+  slot.drain_until = now + drain;
+  slot.ping_outstanding = false;
+  mark(slot, now);
+  draining_.push_back(slot.id);
+  ++counters_.drains_started;
+}
+
+// May run inside poll(): it frees the slot, and the callers look at it no more.
+void UpstreamPool::end_drain(Slot& slot, Millis now, bool on_time) {
+  if (on_time) {
+    slot.conn->flush(now);  // a late CANCEL still goes out before close_notify
+    slot.conn->close(CloseReason::local, "drained");
+    ++counters_.connections_drained;
+  } else {
+    ++counters_.drains_cut_short;
+  }
+  std::erase(draining_, slot.id);
+  free_slot(slot);
+}
+
+void UpstreamPool::free_slot(Slot& slot) {
+  const std::uint32_t id = slot.id;
+  slots_[id].reset();  // closes the socket, which leaves the epoll set with it
+  free_ids_.push_back(id);
+}
+
+// ---------------------------------------------------------------------------
+// Inspection.
+
 SlotStatus UpstreamPool::slot_status(std::size_t target, std::size_t connection) const {
-  const Slot& slot = *slots_.at(target * per_target_ + connection);
+  const Slot& slot = *slots_[targets_.at(target)->slots.at(connection)];
   SlotStatus s;
   s.state = slot.state;
   s.failures = slot.failures;
@@ -564,7 +927,41 @@ SlotStatus UpstreamPool::slot_status(std::size_t target, std::size_t connection)
 }
 
 const StreamConnection* UpstreamPool::connection(std::size_t target, std::size_t connection) const {
-  return slots_.at(target * per_target_ + connection)->conn.get();
+  return slots_[targets_.at(target)->slots.at(connection)]->conn.get();
+}
+
+const UpstreamTarget& UpstreamPool::target(std::size_t target) const { return targets_.at(target)->config; }
+
+std::vector<ConnectionInfo> UpstreamPool::connections() const {
+  std::vector<ConnectionInfo> out;
+  out.reserve(targets_.size() * per_target_ + draining_.size());
+  const auto describe_slot = [&out](const Slot& slot, std::size_t target_index) {
+    ConnectionInfo c;
+    c.target = slot.target_text;
+    c.target_index = target_index;
+    c.index = slot.index;
+    c.state = slot.shown_state();
+    c.since = slot.since;
+    c.address = slot.address_text;
+    c.failures = slot.failures;
+    c.last_error = slot.last_error;
+    if (slot.state == SlotState::draining) c.drain_until = slot.drain_until;
+    if (slot.conn) {
+      c.tls_version = std::string(slot.conn->tls_version());
+      c.cipher = std::string(slot.conn->cipher());
+      const StreamCounters& k = slot.conn->counters();
+      c.messages_in = k.messages_in;
+      c.messages_out = k.messages_out;
+      c.bytes_in = k.bytes_in;
+      c.bytes_out = k.bytes_out;
+    }
+    out.push_back(std::move(c));
+  };
+  for (std::size_t t = 0; t < targets_.size(); ++t) {
+    for (const std::uint32_t id : targets_[t]->slots) describe_slot(*slots_[id], t);
+  }
+  for (const std::uint32_t id : draining_) describe_slot(*slots_[id], kNoTarget);
+  return out;
 }
 
 }  // namespace sigrelay::tls

@@ -33,6 +33,10 @@ namespace sigrelay::dataplane::net {
   X(icmp_drop_malformed, "dropped ICMP/ICMPv6 echo: truncated or checksum wrong")                  \
   X(icmp_echo_replied, "ICMP echo requests answered")                                              \
   X(icmp6_echo_replied, "ICMPv6 echo requests answered")                                           \
+  X(icmp_error_drop_malformed, "dropped ICMP/ICMPv6 unreachable or parameter problem: truncated or checksum wrong") \
+  X(icmp_unreachable, "ICMP/ICMPv6 unreachable or parameter problem about a SIP datagram we sent, kept or not") \
+  X(icmp_unreachable_unquoted, "errors about our SIP datagrams dropped: only the UDP header quoted, no SIP text") \
+  X(icmp_unreachable_dropped, "errors about our SIP datagrams dropped: take_unreachable() ring full") \
   X(nd_drop_malformed, "dropped NS/NA failing RFC 4861 validation")                                \
   X(nd_solicitations_answered, "Neighbour Solicitations for our addresses answered")               \
   X(frag_received, "IP fragments taken into reassembly")                                           \

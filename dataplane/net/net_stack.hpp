@@ -10,7 +10,9 @@
 //             for a datagram reassembled from fragments, which is then one
 //             chain (with a valid IPv4 header checksum);
 //   consumed  answered (ARP request, Neighbour Solicitation, echo request),
-//             held for reassembly, or dropped and counted: nothing to do.
+//             held for reassembly, an ICMP error about a SIP datagram we
+//             sent (kept for take_unreachable()), or dropped and counted:
+//             nothing to do.
 // Replies, neighbour requests and outgoing datagrams wait in a queue that the
 // caller empties with take_tx() after each burst and after on_timer().
 //
@@ -23,12 +25,14 @@
 #include <sys/socket.h>
 
 #include <bitset>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "dataplane/net/datagram_builder.hpp"
+#include "dataplane/net/icmp_error.hpp"
 #include "dataplane/net/ethernet.hpp"
 #include "dataplane/net/ipv4.hpp"
 #include "dataplane/net/ipv6.hpp"
@@ -37,6 +41,7 @@
 #include "dataplane/net/net_counters.hpp"
 #include "dataplane/net/reassembler.hpp"
 #include "dataplane/net/tx_queue.hpp"
+#include "dataplane/net/unreachable_ring.hpp"
 #include "sip/rewriter.hpp"
 #include "sip/transaction.hpp"
 
@@ -70,6 +75,14 @@ class NetStack final : private NeighbourSink {
                 sip::Millis now);
 
   unsigned take_tx(rte_mbuf** out, unsigned max) { return tx_.take(out, max); }
+
+  // A SIP datagram we sent that came back as an ICMP destination unreachable
+  // or parameter problem: copies the quoted start of its payload (at most
+  // `cap` bytes) to `out`, sets `destination` to where it was sent, and
+  // returns the length; 0 when none is waiting. Oldest first.
+  std::size_t take_unreachable(char* out, std::size_t cap, sockaddr_storage& destination) {
+    return unreachable_.take(out, cap, destination);
+  }
   unsigned tx_pending() const { return tx_.size(); }
 
   // Neighbour aging and retries, reassembly timeouts. Call every ~100 ms.
@@ -93,6 +106,7 @@ class NetStack final : private NeighbourSink {
   RxVerdict rx_icmp6(rte_mbuf* m, const EtherView& eth, const Ipv6View& ip, sip::Millis now, SipDatagram& out);
   RxVerdict rx_udp(rte_mbuf* m, const IpAddress& src, const IpAddress& dst, std::uint32_t offset,
                    std::uint32_t available, bool trust_rx_flags, SipDatagram& out);
+  RxVerdict rx_icmp_error(rte_mbuf* m, IcmpErrorResult parsed, const QuotedUdp& quote, SipDatagram& out);
   RxVerdict to_kernel(rte_mbuf* m, SipDatagram& out);
   RxVerdict drop(rte_mbuf* m, std::uint64_t& reason);
   bool answer_solicitation(const EtherView& eth, const Ipv6View& ip, sip::Millis now, rte_mbuf* m);
@@ -113,6 +127,7 @@ class NetStack final : private NeighbourSink {
   TxQueue tx_;
   NeighbourCache neighbours_;
   std::unique_ptr<Reassembler> reassembler_;
+  UnreachableRing unreachable_;
   DatagramBuilder builder_;
   std::uint16_t next_ipv4_id_ = 0;
   std::uint32_t next_fragment_id_ = 0;

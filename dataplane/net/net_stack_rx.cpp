@@ -4,6 +4,7 @@
 
 #include "dataplane/net/arp.hpp"
 #include "dataplane/net/icmp_echo.hpp"
+#include "dataplane/net/icmp_error.hpp"
 #include "dataplane/net/mbuf_access.hpp"
 #include "dataplane/net/neighbour_discovery.hpp"
 #include "dataplane/net/net_stack.hpp"
@@ -113,15 +114,19 @@ RxVerdict NetStack::rx_ipv4(rte_mbuf* m, const EtherView& eth, sip::Millis now, 
   if (ip.proto == kProtoUdp) {
     return rx_udp(m, ip.src, ip.dst, ip.payload_offset(), ip.payload_len(), !reassembled, out);
   }
-  if (ip.proto == kProtoIcmp && !reassembled && ip.header_len == sizeof(rte_ipv4_hdr)) {
+  if (ip.proto == kProtoIcmp && !reassembled) {
     const std::uint8_t* type = bytes_at(m, ip.payload_offset(), 1);
-    if (type != nullptr && *type == kIcmpEchoRequest && ip.payload_len() > 0) {
+    if (type != nullptr && *type == kIcmpEchoRequest && ip.payload_len() > 0 && ip.header_len == sizeof(rte_ipv4_hdr)) {
       if (echo_reply_v4(m, eth, ip, cfg_.mac, cfg_.vlan) != EchoResult::replied) {
         return drop(m, counters_.icmp_drop_malformed);
       }
       ++counters_.icmp_echo_replied;
       transmit(m);
       return RxVerdict::consumed;
+    }
+    if (type != nullptr && (*type == kIcmpDestUnreachable || *type == kIcmpParameterProblem)) {
+      QuotedUdp quote;
+      return rx_icmp_error(m, parse_icmp_error_v4(m, ip, quote), quote, out);
     }
   }
   return to_kernel(m, out);
@@ -215,9 +220,40 @@ RxVerdict NetStack::rx_icmp6(rte_mbuf* m, const EtherView& eth, const Ipv6View& 
       if (!is_local(nd.target)) neighbours_.nd_advertisement(nd.target, nd.has_link_addr ? &nd.link_addr : nullptr, nd.flags, now);
       return to_kernel(m, out);
     }
+    case kIcmp6DestUnreachable:
+    case kIcmp6ParameterProblem: {
+      if (!is_local(ip.dst)) return to_kernel(m, out);
+      QuotedUdp quote;
+      return rx_icmp_error(m, parse_icmp_error_v6(m, ip, quote), quote, out);
+    }
     default:
       return to_kernel(m, out);
   }
+}
+
+// An error about a SIP datagram we sent (our address, one of our SIP ports
+// as the source) is the SIP layer's; anything else it quotes (the kernel's
+// own traffic through the tap interface) stays the kernel's business.
+RxVerdict NetStack::rx_icmp_error(rte_mbuf* m, IcmpErrorResult parsed, const QuotedUdp& quote, SipDatagram& out) {
+  switch (parsed) {
+    case IcmpErrorResult::udp:
+      break;
+    case IcmpErrorResult::other:
+      return to_kernel(m, out);
+    case IcmpErrorResult::malformed:
+      return drop(m, counters_.icmp_error_drop_malformed);
+  }
+  if (!is_local(quote.src) || !sip_ports_.test(quote.src_port)) return to_kernel(m, out);
+  ++counters_.icmp_unreachable;
+  // Without SIP text there is no Via branch to find the transaction by.
+  if (quote.payload_len == 0) return drop(m, counters_.icmp_unreachable_unquoted);
+  sockaddr_storage destination;
+  to_sockaddr(quote.dst, quote.dst_port, destination);
+  if (!unreachable_.push(m, quote.payload_offset, quote.payload_len, destination)) {
+    return drop(m, counters_.icmp_unreachable_dropped);
+  }
+  rte_pktmbuf_free(m);
+  return RxVerdict::consumed;
 }
 
 RxVerdict NetStack::rx_udp(rte_mbuf* m, const IpAddress& src, const IpAddress& dst, std::uint32_t offset,
