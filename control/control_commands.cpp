@@ -84,7 +84,9 @@ nlohmann::json control_command(const std::string& command, const std::vector<std
           break;
         }
       }
-      return {{"ip", args[1]}, {"allowed", !matched.empty()}, {"matched", matched.empty() ? nlohmann::json(nullptr) : nlohmann::json(matched)}};
+      nlohmann::json r = {{"address", args[1]}, {"allowed", !matched.empty()}};
+      if (!matched.empty()) r["rule"] = matched;  // docs/sigrelayctl.md, "Results"
+      return r;
     }
     error = "acl needs 'list' or 'test IP'";
     return nullptr;
