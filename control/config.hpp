@@ -104,6 +104,12 @@ struct ControlSocketConfig {
   std::string socket;  // Unix socket path for sigrelayctl
 };
 
+struct TraceConfig {
+  std::string pcap;            // path prefix of the pcap files; empty = tracing off at start
+  std::uint32_t max_mb = 0;    // rotate when a file reaches this many MiB
+  std::uint32_t max_files = 0; // keep at most this many files
+};
+
 struct LogConfig {
   LogLevel level = LogLevel::info;
 };
@@ -144,6 +150,7 @@ struct Config {
   TlsConfig tls;
   StatsConfig stats;
   ControlSocketConfig control;
+  TraceConfig trace;
   LogConfig log;
   LimitsConfig limits;
   SipTimersConfig sip;

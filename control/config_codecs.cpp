@@ -128,6 +128,22 @@ bool HostNameCodec::parse(std::string_view text, std::string& out, Problem& p) c
   return true;
 }
 
+bool OutputPathCodec::parse(std::string_view text, std::string& out, Problem& p) const {
+  out = std::string(text);
+  if (text.empty()) return true;
+  if (text.front() != '/') {
+    p = {ConfigErrorKind::bad_value, quoted(text) + " must be an absolute path"};
+    return false;
+  }
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      p = {ConfigErrorKind::bad_value, quoted(text) + " contains a control character"};
+      return false;
+    }
+  }
+  return true;
+}
+
 bool SocketPathCodec::parse(std::string_view text, std::string& out, Problem& p) const {
   out = std::string(text);
   if (text.empty() || text.front() != '/') {

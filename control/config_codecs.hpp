@@ -126,6 +126,14 @@ struct SocketPathCodec {
   std::string format(const std::string& v) const { return v; }
 };
 
+// An absolute path a file will be created at (a daemon's working directory
+// is no place to resolve a relative one); empty = not set.
+struct OutputPathCodec {
+  std::string value_name() const { return "PATH"; }
+  bool parse(std::string_view text, std::string& out, Problem& p) const;
+  std::string format(const std::string& v) const { return v; }
+};
+
 // With `optional`, an empty value is an unset Endpoint (empty text).
 struct EndpointCodec {
   bool optional = false;

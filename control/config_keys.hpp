@@ -128,6 +128,12 @@ void bind_keys(C& c, V& v) {
            "address of the metrics/health HTTP server");
   v.scalar("control.socket", c.control.socket, "/run/sigrelay/control.sock", SocketPathCodec{},
            "Unix socket for sigrelayctl");
+  v.scalar("trace.pcap", c.trace.pcap, "", OutputPathCodec{},
+           "write every SIP message (TLS legs decrypted) to rotating pcap files PATH.<time>.<n>.pcap; empty = off "
+           "(sigrelayctl trace start|stop switches it at run time)");
+  v.scalar("trace.max_mb", c.trace.max_mb, "64", NumberCodec{1, 4096}, "rotate a trace file at this many MiB");
+  v.scalar("trace.max_files", c.trace.max_files, "10", NumberCodec{1, 1000},
+           "trace files kept; the oldest is deleted");
   v.scalar("log.level", c.log.level, "info", ChoiceCodec<LogLevel>{kLogLevelChoices}, "log verbosity");
 
   v.scalar("limits.max_message_size", c.limits.max_message_size, "16384", NumberCodec{1024, 65535},

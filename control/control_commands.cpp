@@ -107,8 +107,18 @@ nlohmann::json control_command(const std::string& command, const std::vector<std
     return {{"key", args[0]}, {"calls", calls}};
   }
   if (command == "trace") {
-    error = "trace: writing pcap traces from the workers is not available in this version";
-    return nullptr;
+    const bool start = !args.empty() && args[0] == "start" && args.size() <= 2;
+    const bool stop = args.size() == 1 && args[0] == "stop";
+    if (!start && !stop) {
+      error = "trace needs 'start [PATH]' or 'stop'";
+      return nullptr;
+    }
+    const std::string answer = ctx.trace(start, start && args.size() == 2 ? args[1] : std::string());
+    if (answer.rfind("error: ", 0) == 0) {
+      error = "trace: " + answer.substr(7);
+      return nullptr;
+    }
+    return {{"trace", answer}};
   }
   error = "unknown command '" + command + "' (version, stats, sessions, reload, acl, why, trace)";
   return nullptr;

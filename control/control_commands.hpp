@@ -21,6 +21,9 @@ namespace sigrelay::control {
 struct CommandContext {
   std::function<StatsInputs()> inputs;
   std::function<std::string()> reload;  // takes `mu` itself
+  // start (true, path or "" for trace.pcap) or stop (false) tracing; the
+  // answer starts with "error: " on failure.
+  std::function<std::string(bool, const std::string&)> trace;
   const std::vector<std::unique_ptr<dataplane::CallLog>>& call_logs;
   std::mutex& mu;          // guards `running`
   const Config& running;   // the configuration in force

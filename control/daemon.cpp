@@ -28,11 +28,13 @@
 #include "control/reload.hpp"
 #include "control/stats_report.hpp"
 #include "control/stats_server.hpp"
+#include "control/trace_writer.hpp"
 #include "dataplane/policy_board.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
 #include "dataplane/socket_address.hpp"
 #include "dataplane/udp_socket_backend.hpp"
+#include "tls/cert_expiry.hpp"
 #include "tls/keyed_hash.hpp"
 #include "tls/tls_context.hpp"
 #include "tls/tls_worker.hpp"
@@ -61,6 +63,25 @@ tls::UpstreamPoolOptions pool_options(const Config& cfg, unsigned n_tls) {
   o.keepalive_interval = tls::Millis{static_cast<std::int64_t>(cfg.upstream.keepalive_s) * 1000};
   return o;
 }
+
+// The workers' trace hook, written to rotating pcaps (trace_writer.hpp).
+class PcapTrace final : public dataplane::TraceSink {
+ public:
+  bool on() const override { return writer.enabled(); }
+  void record(const dataplane::TracePoint& p) override {
+    TraceRecord r;
+    r.timestamp_us = trace_clock_us();
+    r.src = *p.src;
+    r.dst = *p.dst;
+    r.transport = p.transport == dataplane::Transport::udp   ? TraceTransport::udp
+                  : p.transport == dataplane::Transport::tcp ? TraceTransport::tcp
+                                                             : TraceTransport::tls;
+    r.sent = p.sent;
+    r.bytes = p.bytes;
+    writer.record(r);
+  }
+  TraceWriter writer;
+};
 
 // What a hot reload can change, as the workers read it (policy_board.hpp).
 struct ControlPolicy final : dataplane::RuntimePolicy {
@@ -204,6 +225,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
   std::vector<dataplane::UdpListen> udp;
   for (const auto& e : cfg.listen.udp) udp.push_back(dataplane::UdpListen{e.addr, e.len});
 
+  PcapTrace pcap;  // off until trace.pcap or `sigrelayctl trace start`
   std::vector<std::unique_ptr<dataplane::RelayCounters>> sip_counters;
   std::vector<std::unique_ptr<dataplane::CallLog>> call_logs;  // what happened to recent calls, per worker
   std::vector<std::unique_ptr<dataplane::LatencyHistogram>> rtt_hist, local_hist;
@@ -216,6 +238,8 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     o.index = i;
     o.engine = engine;
     o.engine.call_log = call_logs.back().get();
+    o.trace = &pcap;
+    for (const auto& e : cfg.listen.udp) o.local_addresses.push_back(e.addr);
     rtt_hist.push_back(std::make_unique<dataplane::LatencyHistogram>());
     local_hist.push_back(std::make_unique<dataplane::LatencyHistogram>());
     o.engine.service_rtt = rtt_hist.back().get();
@@ -261,6 +285,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     o.admit_unlisted = cfg.mode == Mode::in_line;
     o.policy = &board;
     o.policy_reader = n_sip + i;
+    o.trace = &pcap;
     o.upstream_of = [](const dataplane::RuntimePolicy& p) { return &static_cast<const ControlPolicy&>(p).upstream; };
     auto w = std::make_unique<tls::TlsWorker>(o, *mail, filter, sip::BranchMac{&tls::KeyedHash::call, keys.back().get()},
                                                client_ctx.ctx.get(), server_ctx.ctx.get(), upstream_status,
@@ -318,7 +343,46 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
   // in /health each. Computed on the control thread once a second; the
   // servers' threads read a copy.
   std::mutex alarms_mu;
-  std::vector<Alarm> alarms_now = {{"service_refuses_relay", false, ""}, {"fail_open", false, ""}};
+  std::vector<Alarm> alarms_now = {
+      {"service_refuses_relay", false, ""}, {"fail_open", false, ""}, {"certificate_expiry", false, ""}};
+  // Certificates expiring within 30 days: ours (files) and the service's
+  // (what its TLS connections present). Checked every 10 seconds.
+  constexpr std::int64_t kExpiryWarning = 30 * 24 * 3600;
+  std::chrono::steady_clock::time_point next_cert_check{};
+  Alarm cert_alarm{"certificate_expiry", false, ""};
+  std::string cert_logged;
+  const auto check_certificates = [&] {
+    const auto t = std::chrono::steady_clock::now();
+    if (t < next_cert_check) return;
+    next_cert_check = t + std::chrono::seconds(10);
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string detail;
+    const auto consider = [&](const std::string& whose, const tls::CertExpiry& c) {
+      if (!c.ok || c.not_after - now_s > kExpiryWarning) return;
+      if (!detail.empty()) detail += "; ";
+      detail += whose + ": " + tls::describe_expiry(c, now_s);
+    };
+    if (!cfg.listen.tls_cert.empty()) consider("listen.tls_cert", tls::leaf_expiry_from_file(cfg.listen.tls_cert));
+    if (!cfg.upstream.client_cert.empty()) {
+      consider("upstream.client_cert", tls::leaf_expiry_from_file(cfg.upstream.client_cert));
+    }
+    for (const auto& w : tls_workers) {
+      for (const auto& c : w->sessions()) {
+        if (c.peer_not_after == 0) continue;
+        tls::CertExpiry e;
+        e.ok = true;
+        e.not_after = c.peer_not_after;
+        e.subject = c.peer_subject;
+        consider("the service (" + c.target + ")", e);
+        break;  // one connection per worker tells it
+      }
+    }
+    cert_alarm.active = !detail.empty();
+    cert_alarm.detail = detail;
+    if (cert_alarm.active && detail != cert_logged) err << "sigrelay: ALARM: certificate expiry: " << detail << std::endl;
+    cert_logged = detail;
+  };
   std::uint64_t refused_seen = 0;
   std::uint64_t failopen_seen = 0;
   std::uint64_t invites_seen = 0;
@@ -332,7 +396,8 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     const std::uint64_t failopen = sum_sip(&dataplane::RelayCounters::local_503_timeout) +
                                    sum_sip(&dataplane::RelayCounters::local_503_no_upstream);
     const std::uint64_t invites = sum_sip(&dataplane::RelayCounters::invites_in);
-    std::vector<Alarm> now = {{"service_refuses_relay", refused > refused_seen, ""}, {"fail_open", false, ""}};
+    check_certificates();
+    std::vector<Alarm> now = {{"service_refuses_relay", refused > refused_seen, ""}, {"fail_open", false, ""}, cert_alarm};
     if (refused > refused_seen) {
       now[0].detail = std::to_string(refused - refused_seen) +
                       " INVITE(s) answered 403/404 by the service in the last second: this relay's address is "
@@ -430,10 +495,41 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     }
     return describe(plan);
   };
+  // Tracing: at start when trace.pcap is set, and on `sigrelayctl trace`.
+  std::mutex trace_mu;
+  const auto trace = [&](bool start, const std::string& path_arg) -> std::string {
+    const std::lock_guard lock(trace_mu);
+    if (!start) {
+      if (!pcap.writer.enabled()) return "tracing was off";
+      pcap.writer.stop();
+      const auto st = pcap.writer.stats();
+      return "tracing stopped: " + std::to_string(st.packets_written) + " message(s) written, " +
+             std::to_string(st.queue.full) + " dropped (queue full)";
+    }
+    std::string path = path_arg;
+    if (path.empty()) {
+      const std::lock_guard rl(reload_mu);
+      path = running.trace.pcap;
+    }
+    if (path.empty()) return "error: no path: give one, or set trace.pcap";
+    if (path.front() != '/') return "error: " + path + ": the path must be absolute";
+    if (pcap.writer.enabled()) pcap.writer.stop();
+    TraceLimits limits;
+    limits.max_bytes = std::uint64_t{running.trace.max_mb} << 20;
+    limits.max_files = running.trace.max_files;
+    std::string why;
+    if (pcap.writer.start(path, limits, why) != TraceError::ok) return "error: " + why;
+    return "tracing to " + path + ".*.pcap";
+  };
+  if (!cfg.trace.pcap.empty()) {
+    const std::string line = "sigrelay: " + trace(true, cfg.trace.pcap) + "\n";  // one write: no interleaving
+    err << line << std::flush;
+  }
+
   // The control socket (sigrelayctl). Like the stats server, optional.
   const auto handle = [&](const std::string& command, const std::vector<std::string>& args,
                           std::string& why) -> nlohmann::json {
-    return control_command(command, args, why, {inputs, reload, call_logs, reload_mu, running});
+    return control_command(command, args, why, {inputs, reload, trace, call_logs, reload_mu, running});
   };
   std::unique_ptr<ControlServer> control;
   if (!cfg.control.socket.empty()) {
@@ -474,6 +570,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
   if (dpdk) dpdk->wait();
   if (control) control->stop();
   if (stats) stats->stop();
+  pcap.writer.stop();
   auto counters = counters_json(inputs());
   if (dpdk) {
     std::vector<const dataplane::DatagramIo*> ios;

@@ -55,7 +55,7 @@ constexpr CommandSpec kCommands[] = {
     {"stats", "stats", "counters, as a table (--json: as the daemon sends them)"},
     {"sessions", "sessions", "upstream connections and their state"},
     {"reload", "reload", "re-read the configuration file and apply it, as SIGHUP does"},
-    {"trace", "trace start|stop", "start or stop writing every SIP message to the trace pcap"},
+    {"trace", "trace start [PATH] | trace stop", "start (to PATH, or trace.pcap) or stop writing every SIP message to pcap"},
     {"acl", "acl list | acl test IP", "the source whitelist; whether IP may send to the relay"},
     {"version", "version", "the running daemon's version"},
     {"why", "why CALL-ID|NUMBER", "what the relay did with a call, by Call-ID or dialled number"},
@@ -276,7 +276,9 @@ std::string check_ctl_command(const std::vector<std::string>& words, ControlRequ
   if (spec == std::end(kCommands)) return "unknown command '" + command + "'";
   const std::string synopsis = "usage: sigrelayctl " + std::string(spec->synopsis);
   if (command == "trace") {
-    if (args.size() != 1 || (args[0] != "start" && args[0] != "stop")) return synopsis;
+    const bool start = !args.empty() && args[0] == "start" && args.size() <= 2;
+    const bool stop = args.size() == 1 && args[0] == "stop";
+    if (!start && !stop) return synopsis;
   } else if (command == "acl") {
     const bool list = args.size() == 1 && args[0] == "list";
     const bool test = args.size() == 2 && args[0] == "test";

@@ -76,9 +76,30 @@ void SipWorker::sleep_until_work() {
   mail_.woke(options_.index);
 }
 
+// The trace of one UDP datagram: our address is the listen socket's.
+void SipWorker::trace_udp(const SwitchPeer& peer, std::span<const sip::Segment> msg, bool sent) {
+  const sockaddr_storage& local =
+      peer.local < options_.local_addresses.size() ? options_.local_addresses[peer.local] : any_address_;
+  trace_buf_.clear();
+  for (const auto& s : msg) trace_buf_.append(s.data, s.len);
+  TracePoint t;
+  t.src = sent ? &local : &peer.addr;
+  t.dst = sent ? &peer.addr : &local;
+  t.transport = Transport::udp;
+  t.sent = sent;
+  t.bytes = trace_buf_;
+  options_.trace->record(t);
+}
+
 unsigned SipWorker::poll_udp() {
   Packet* batch[kBurst];
   const unsigned got = io_->receive(pool_, batch, now());
+  if (got > 0 && tracing()) {
+    for (unsigned k = 0; k < got; ++k) {
+      const sip::Segment seg{batch[k]->data(), batch[k]->len};
+      trace_udp(batch[k]->peer, std::span(&seg, 1), false);
+    }
+  }
   if (got == 0 && pool_.available() == 0) bump(counters_.pool_empty);
   if (options_.local_processing == nullptr) {
     for (unsigned k = 0; k < got; ++k) handle_datagram(batch[k], false);
@@ -263,6 +284,7 @@ void SipWorker::release(Packet* p) {
 
 void SipWorker::to_switch(const SwitchPeer& peer, std::span<const sip::Segment> msg) {
   if (peer.transport == Transport::udp) {
+    if (tracing()) trace_udp(peer, msg, true);
     io_->send(peer, msg, now());
     return;
   }
@@ -307,7 +329,10 @@ bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segmen
 }
 
 bool SipWorker::to_destination(const SwitchPeer& to, std::uint64_t call_hash, std::span<const sip::Segment> msg) {
-  if (to.transport == Transport::udp) return io_->send(to, msg, now());
+  if (to.transport == Transport::udp) {
+    if (tracing()) trace_udp(to, msg, true);
+    return io_->send(to, msg, now());
+  }
   if (mail_.tls_workers() == 0) return false;
   Packet* p = pool_.get();
   if (p == nullptr) {

@@ -12,6 +12,7 @@
 
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/policy_board.hpp"
+#include "dataplane/trace_hook.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/relay_engine.hpp"
 #include "dataplane/datagram_io.hpp"
@@ -53,6 +54,10 @@ struct SipWorkerOptions {
   // Time from a datagram's arrival to the end of its handling here (parse,
   // decisions, sending on). nullptr: not measured.
   LatencyHistogram* local_processing = nullptr;
+  // Tracing (trace_hook.hpp); nullptr: never. `local_addresses[i]` is the
+  // address of listen socket i (SwitchPeer::local), for the traces.
+  TraceSink* trace = nullptr;
+  std::vector<sockaddr_storage> local_addresses;
 };
 
 class SipWorker final : public RelayIo {
@@ -78,6 +83,8 @@ class SipWorker final : public RelayIo {
   unsigned poll_udp();
   unsigned take_unreachables();
   void follow_policy();
+  bool tracing() const { return options_.trace != nullptr && options_.trace->on(); }
+  void trace_udp(const SwitchPeer& peer, std::span<const sip::Segment> msg, bool sent);
   unsigned drain_rings();
   void handle_datagram(Packet* p, bool handed_off);
   void handle_stream_message(Packet* p, bool from_switch);
@@ -86,6 +93,8 @@ class SipWorker final : public RelayIo {
   void sleep_until_work();
 
   std::uint64_t policy_generation_ = 0;
+  std::string trace_buf_;  // a sent message gathered for the trace (only while tracing)
+  sockaddr_storage any_address_{};
   SipWorkerOptions options_;
   Mailboxes& mail_;
   const SourceFilter& filter_;

@@ -65,6 +65,7 @@ std::uint64_t tag(Tag t, std::uint64_t i) { return (static_cast<std::uint64_t>(t
 struct TlsWorker::Inbound {
   std::unique_ptr<StreamConnection> conn;
   dataplane::SwitchPeer peer;
+  sockaddr_storage local{};  // our end, for traces
   bool watching_write = false;
   bool outbound = false;
   Millis last_used{0};
@@ -240,8 +241,45 @@ Packet* TlsWorker::packet_for(std::string_view msg) {
   return p;
 }
 
+// The service's side of an upstream leg in traces: which connection a
+// message used is the pool's business, so both ends are written as
+// 0.0.0.0 with the service port 5061 (docs/tracing.md).
+static const sockaddr_storage& upstream_trace_peer() {
+  static const sockaddr_storage a = [] {
+    sockaddr_storage s{};
+    auto& in = reinterpret_cast<sockaddr_in&>(s);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(5061);
+    return s;
+  }();
+  return a;
+}
+
+static const sockaddr_storage& upstream_trace_local() {
+  static const sockaddr_storage a = [] {
+    sockaddr_storage s{};
+    auto& in = reinterpret_cast<sockaddr_in&>(s);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(5062);
+    return s;
+  }();
+  return a;
+}
+
+void TlsWorker::trace(const sockaddr_storage& src, const sockaddr_storage& dst, dataplane::Transport t, bool sent,
+                      std::string_view msg) {
+  dataplane::TracePoint p;
+  p.src = &src;
+  p.dst = &dst;
+  p.transport = t;
+  p.sent = sent;
+  p.bytes = msg;
+  options_.trace->record(p);
+}
+
 void TlsWorker::on_upstream_message(std::string_view msg) {
   dataplane::bump(counters_.upstream_messages_in);
+  if (tracing()) trace(upstream_trace_peer(), upstream_trace_local(), dataplane::Transport::tls, false, msg);
   sip::MessageWithHeaders<96> parsed;
   sip::ParseOptions opts;
   opts.datagram = false;
@@ -298,6 +336,8 @@ void TlsWorker::accept_all(std::size_t listener) {
     in->peer.conn_id = conn_id;
     in->peer.conn_owner = static_cast<std::uint8_t>(options_.index);
     in->peer.unlisted = !listed;
+    socklen_t llen = sizeof in->local;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&in->local), &llen);
     StreamConnection::Params params;
     params.fd = fd;
     params.role = StreamRole::server;
@@ -381,6 +421,10 @@ void TlsWorker::close_inbound(std::uint32_t index) {
 void TlsWorker::on_inbound_message(std::uint32_t conn_id, std::string_view msg) {
   const std::uint32_t index = conn_id & kIdMask;
   if (index >= inbound_.size() || !inbound_[index]) return;
+  if (tracing()) {
+    const Inbound& in = *inbound_[index];
+    trace(in.peer.addr, in.local, in.peer.transport, false, msg);
+  }
   dataplane::bump(counters_.inbound_messages);
   sip::MessageWithHeaders<96> parsed;
   sip::ParseOptions opts;
@@ -431,6 +475,8 @@ std::uint32_t TlsWorker::open_destination(const dataplane::SwitchPeer& to) {
   out->peer.conn_owner = static_cast<std::uint8_t>(options_.index);
   out->peer.unlisted = true;
   out->last_used = now();
+  socklen_t llen = sizeof out->local;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&out->local), &llen);
   // Verified like the service's certificate (upstream.ca_file,
   // upstream.verify), against the destination's IP address.
   const std::string name = host_text(to.addr);
@@ -475,6 +521,7 @@ bool TlsWorker::send_to_destination(Packet* p) {
   }
   Inbound& o = *inbound_[index];
   o.last_used = now();
+  if (tracing()) trace(o.local, o.peer.addr, o.peer.transport, true, p->view());
   const bool up = o.conn->state() == StreamState::up;
   if (!o.conn->send(p->view(), now())) {
     dataplane::bump(counters_.switch_send_failed);
@@ -560,6 +607,7 @@ unsigned TlsWorker::drain_rings() {
         case PacketKind::to_upstream:
           // Queued, not written yet: flush() after the burst coalesces what
           // is queued per connection into as few records and writes as it can.
+          if (tracing()) trace(upstream_trace_local(), upstream_trace_peer(), dataplane::Transport::tls, true, p->view());
           if (!pool_->send(p->call_hash, p->view())) dataplane::bump(counters_.upstream_send_failed);
           break;
         case PacketKind::to_destination_stream:
@@ -568,6 +616,9 @@ unsigned TlsWorker::drain_rings() {
         case PacketKind::to_switch_stream: {
           const std::uint32_t index = p->peer.conn_id & kIdMask;
           if (index < inbound_.size() && inbound_[index] && inbound_[index]->peer.conn_id == p->peer.conn_id) {
+            if (tracing()) {
+              trace(inbound_[index]->local, inbound_[index]->peer.addr, inbound_[index]->peer.transport, true, p->view());
+            }
             if (!inbound_[index]->conn->send(p->view(), now())) dataplane::bump(counters_.switch_send_failed);
             service_inbound(index, 0);
           } else {

@@ -16,6 +16,7 @@
 
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/policy_board.hpp"
+#include "dataplane/trace_hook.hpp"
 #include "dataplane/relay_counters.hpp"
 #include "dataplane/sip_worker.hpp"
 #include "sip/branch_codec.hpp"
@@ -48,6 +49,8 @@ struct TlsWorkerOptions {
   dataplane::PolicyBoard* policy = nullptr;
   unsigned policy_reader = 0;
   std::function<const UpstreamPoolOptions*(const dataplane::RuntimePolicy&)> upstream_of;
+  // Tracing (dataplane/trace_hook.hpp): every framed message, TLS decrypted.
+  dataplane::TraceSink* trace = nullptr;
 };
 
 // What a tls worker counts; single writer (the worker), relaxed readers.
@@ -111,6 +114,9 @@ class TlsWorker {
   std::uint32_t open_destination(const dataplane::SwitchPeer& to);
   void expire_destinations(Millis now);
   void follow_policy(Millis now);
+  bool tracing() const { return options_.trace != nullptr && options_.trace->on(); }
+  void trace(const sockaddr_storage& src, const sockaddr_storage& dst, dataplane::Transport t, bool sent,
+             std::string_view msg);
   unsigned drain_rings();
   dataplane::Packet* packet_for(std::string_view msg);
   void release(dataplane::Packet* p);

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "dataplane/socket_address.hpp"
+#include "tls/cert_expiry.hpp"
 
 namespace sigrelay::tls {
 namespace {
@@ -165,6 +166,10 @@ struct UpstreamPool::Slot {
   Millis drain_until{0};
   Millis drain_length{0};
   std::string address_text;  // of the current attempt, for messages
+  // The service's certificate on the current connection, read when it came
+  // up so connections() does not parse it again; 0 and empty otherwise.
+  std::int64_t peer_not_after = 0;
+  std::string peer_subject;
   std::uint32_t failures = 0;
   std::uint64_t attempts = 0;
   Millis next_attempt = Millis::min();
@@ -542,6 +547,13 @@ void UpstreamPool::after_io(Slot& slot, Millis now) {
     ++counters_.connections_up;
     recompute_active();
     mark(slot, now);
+    if (c.is_tls()) {
+      CertExpiry peer = peer_expiry(c.native_handle());
+      if (peer.ok) {
+        slot.peer_not_after = peer.not_after;
+        slot.peer_subject = std::move(peer.subject);
+      }
+    }
     if (callbacks_.on_state_change) {
       std::string how = c.is_tls() ? std::string(c.tls_version()) + " " + std::string(c.cipher()) : "TCP";
       callbacks_.on_state_change(slot.target, slot.index, true, how + " (" + slot.address_text + ")");
@@ -588,6 +600,8 @@ void UpstreamPool::connection_lost(Slot& slot, Millis now) {
   text += " (" + slot.address_text + ")";
   slot.conn.reset();  // closing the socket also removes it from the epoll set
   slot.interest = 0;
+  slot.peer_not_after = 0;
+  slot.peer_subject.clear();
   if (slot.dirty) slot.dirty = false;
   if (was_up) {
     --targets_[slot.target]->up;
@@ -949,6 +963,8 @@ std::vector<ConnectionInfo> UpstreamPool::connections() const {
     if (slot.conn) {
       c.tls_version = std::string(slot.conn->tls_version());
       c.cipher = std::string(slot.conn->cipher());
+      c.peer_not_after = slot.peer_not_after;
+      c.peer_subject = slot.peer_subject;
       const StreamCounters& k = slot.conn->counters();
       c.messages_in = k.messages_in;
       c.messages_out = k.messages_out;

@@ -142,6 +142,10 @@ struct ConnectionInfo {
   std::string address{};    // "192.0.2.10:5061" of the current or last attempt; empty before the first
   std::string tls_version{};  // "TLSv1.3"; empty for TCP or before the handshake
   std::string cipher{};       // "TLS_AES_256_GCM_SHA384"
+  // The service's certificate (the leaf it presented), read once when the
+  // connection came up; see tls/cert_expiry.hpp.
+  std::int64_t peer_not_after = 0;  // unix seconds of the service's certificate, 0 = none (TCP or not up)
+  std::string peer_subject{};       // "CN=sip.example.net"; empty when peer_not_after is 0
   std::uint64_t messages_in = 0;  // of the current connection
   std::uint64_t messages_out = 0;
   std::uint64_t bytes_in = 0;

@@ -154,6 +154,44 @@ def body(env):
     env.check("sigrelayctl with no daemon: exit 3 and says so",
               r.returncode == 3 and "nobody.sock" in r.stderr, (r.returncode, r.stderr))
 
+    # Traces: every leg of a call in a pcap that tshark decodes as SIP.
+    tshark = h.find_tool("tshark")
+    prefix = ws.path("trace")
+    rc, out, err = ctl("trace", "start", prefix)
+    env.check("sigrelayctl trace start PATH", rc == 0 and "tracing to" in out, out + err)
+    r = env.sipp_call("traced", h.invite_scenario(N603, 603), port)
+    env.check("a call while tracing", r.ok(), r.describe())
+    rc, out, err = ctl("trace", "stop")
+    env.check("sigrelayctl trace stop says how much was written", rc == 0 and "message(s) written" in out, out + err)
+    files = sorted(f for f in os.listdir(ws.dir) if f.startswith("trace.") and f.endswith(".pcap"))
+    traced_id = next((m.call_id() for m in r.sent() if m.method == "INVITE"), None)
+    if tshark and files:
+        t = subprocess.run([tshark, "-r", os.path.join(ws.dir, files[0]), "-d", "tcp.port==5061,sip", "-Y",
+                            f'sip.Call-ID == "{traced_id}"', "-T", "fields", "-e", "udp.srcport", "-e", "tcp.srcport",
+                            "-e", "sip.Method", "-e", "sip.Status-Code"], capture_output=True, text=True, timeout=60)
+        lines = [line.split("\t") for line in t.stdout.splitlines() if line.strip()]
+        udp_invite = any(f[0] and f[2] == "INVITE" for f in lines)
+        tls_invite = any(f[1] and f[2] == "INVITE" for f in lines)
+        tls_603 = any(f[1] and f[3] == "603" for f in lines)
+        udp_603 = any(f[0] and f[3] == "603" for f in lines)
+        env.check("tshark reads the trace as SIP: the INVITE on the switch's UDP leg and on the TLS leg (decrypted), "
+                  "the 603 on both", udp_invite and tls_invite and tls_603 and udp_603, t.stdout[:400] + t.stderr[:200])
+    else:
+        env.check("a trace file was written and tshark is installed", False, (files, tshark))
+
+    # The test PKI's certificates live 2 days: the expiry alarm must be up,
+    # naming the service's certificate, in /stats.json, /metrics and the log.
+    def cert_alarm():
+        j = json.loads(get(base + "/stats.json")[2])
+        return next((a for a in j.get("alarms", []) if a["name"] == "certificate_expiry" and a["active"]), None)
+    h.wait_for("the certificate expiry alarm", cert_alarm, timeout=40, interval=0.5)
+    a = cert_alarm()
+    env.check("certificate expiry alarm: the service's certificate expires within 30 days",
+              a is not None and "the service" in a["detail"] and "expires in" in a["detail"], a)
+    env.check("and it is a metric", metric(get(base + "/metrics")[2], "sigrelay_alarm_active",
+                                           alarm="certificate_expiry") == 1)
+    env.check("and a log line", "ALARM: certificate expiry" in relay.stderr_text())
+
     # /health follows the service.
     status, _, text = get(base + "/health")
     env.check("/health 200 while the service is reachable", status == 200, (status, text))

@@ -5,11 +5,14 @@
 #include "tls/upstream_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <tuple>
@@ -126,6 +129,23 @@ Millis latest_attempt(const UpstreamPool& pool, std::size_t target) {
   for (std::size_t i = 0; i < pool.connections_per_target(); ++i)
     t = std::max(t, pool.slot_status(target, i).next_attempt);
   return t;
+}
+
+// A certificate file's notAfter in unix seconds, by OpenSSL's own day
+// count from the epoch (not the code under test); -1 when unreadable.
+std::int64_t file_not_after(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return -1;
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (cert == nullptr) return -1;
+  ASN1_TIME* epoch = ASN1_TIME_set(nullptr, 0);
+  int days = 0;
+  int seconds = 0;
+  const int ok = ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert));
+  ASN1_TIME_free(epoch);
+  X509_free(cert);
+  return ok == 1 ? std::int64_t{days} * 86400 + seconds : -1;
 }
 
 TEST(BackoffCeiling, DoublesFromMinimumUpToMaximum) {
@@ -930,12 +950,57 @@ TEST_F(UpstreamPoolTls, ConnectionsReportWhatAnOperatorNeeds) {
   EXPECT_EQ(info[2].tls_version, "TLSv1.3");
   EXPECT_EQ(info[2].messages_in, 1U);
 
+  // Still the service's certificate while draining.
+  EXPECT_EQ(info[2].peer_not_after, file_not_after(shared_pki().server_cert));
   EXPECT_EQ(to_string(ConnectionState::down), "down");
   EXPECT_EQ(to_string(ConnectionState::resolving), "resolving");
   EXPECT_EQ(to_string(ConnectionState::connecting), "connecting");
   EXPECT_EQ(to_string(ConnectionState::handshaking), "handshaking");
   EXPECT_EQ(to_string(ConnectionState::up), "up");
   EXPECT_EQ(to_string(ConnectionState::draining), "draining");
+}
+
+// The service's certificate expiry, for the daemon's 30-day alarm: known
+// once a TLS connection is up, none for TCP, none before the handshake,
+// and gone with the connection.
+TEST_F(UpstreamPoolTls, ConnectionsReportTheServicesCertificateExpiry) {
+  const std::int64_t server_not_after = file_not_after(shared_pki().server_cert);
+  ASSERT_GT(server_not_after, 0);
+  TestServer tls_server(server_ctx.get());
+  TestServer tcp_server;
+  Listener mute;  // accepts TCP, never speaks TLS
+  Recorder r;
+  FakeClock clock;
+  UpstreamPool pool(
+      base_options({tls_target(tls_server.port()), tcp_target(tcp_server.port()), tls_target(mute.port(), "127.0.0.1")}),
+      client_ctx.get(), r.callbacks());
+  auto info = pool.connections();
+  ASSERT_EQ(info.size(), 3U);
+  for (const auto& c : info) EXPECT_EQ(c.peer_not_after, 0) << c.target;
+
+  ASSERT_TRUE(drive(pool, clock, {&tls_server, &tcp_server}, [&] {
+    const auto* c = pool.connection(2, 0);
+    return pool.connections_up() == 2 && c != nullptr && c->state() == StreamState::handshaking && !c->wants_write();
+  }));
+  info = pool.connections();
+  ASSERT_EQ(info.size(), 3U);
+  ASSERT_EQ(info[0].state, ConnectionState::up);
+  EXPECT_EQ(info[0].peer_not_after, server_not_after);
+  EXPECT_EQ(info[0].peer_subject, "CN=localhost");
+  ASSERT_EQ(info[1].state, ConnectionState::up);
+  EXPECT_EQ(info[1].peer_not_after, 0);  // TCP
+  EXPECT_TRUE(info[1].peer_subject.empty());
+  ASSERT_EQ(info[2].state, ConnectionState::handshaking);
+  EXPECT_EQ(info[2].peer_not_after, 0);
+  EXPECT_TRUE(info[2].peer_subject.empty());
+
+  // The service goes away: no certificate until a connection is up again.
+  tls_server.stop();
+  ASSERT_TRUE(drive(pool, clock, {&tcp_server}, [&] { return pool.connections_up() == 1; }));
+  info = pool.connections();
+  ASSERT_EQ(info[0].state, ConnectionState::down);
+  EXPECT_EQ(info[0].peer_not_after, 0);
+  EXPECT_TRUE(info[0].peer_subject.empty());
 }
 
 }  // namespace
