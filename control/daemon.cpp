@@ -29,6 +29,7 @@
 #include "control/stats_report.hpp"
 #include "control/stats_server.hpp"
 #include "control/trace_writer.hpp"
+#include "dataplane/log.hpp"
 #include "dataplane/policy_board.hpp"
 #include "dataplane/mailboxes.hpp"
 #include "dataplane/sip_worker.hpp"
@@ -142,6 +143,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
   const int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
 
   std::string error;
+  log::set_level(static_cast<log::Level>(cfg.log.level));
   // EAL first: it pins this thread, and the threads started below must
   // inherit the CPUs left to them (dpdk_port.cpp).
   std::unique_ptr<dataplane::DpdkPort> dpdk;
@@ -380,7 +382,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     }
     cert_alarm.active = !detail.empty();
     cert_alarm.detail = detail;
-    if (cert_alarm.active && detail != cert_logged) err << "sigrelay: ALARM: certificate expiry: " << detail << std::endl;
+    if (cert_alarm.active && detail != cert_logged) log::write(log::Level::warn, "ALARM: certificate expiry: " + detail);
     cert_logged = detail;
   };
   std::uint64_t refused_seen = 0;
@@ -402,7 +404,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
       now[0].detail = std::to_string(refused - refused_seen) +
                       " INVITE(s) answered 403/404 by the service in the last second: this relay's address is "
                       "not whitelisted there (check the address the service sees, e.g. after a NAT change)";
-      err << "sigrelay: ALARM: " << now[0].detail << std::endl;
+      log::write(log::Level::warn, "ALARM: " + now[0].detail);
     }
     // More than 5 % of the last second's INVITEs failed open (at least 5).
     const std::uint64_t fo = failopen - failopen_seen;
@@ -411,7 +413,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
       now[1].active = true;
       now[1].detail = std::to_string(fo) + " of " + std::to_string(inv) +
                       " INVITE(s) in the last second were answered 503 locally because the service did not answer";
-      err << "sigrelay: ALARM: " << now[1].detail << std::endl;
+      log::write(log::Level::warn, "ALARM: " + now[1].detail);
     }
     refused_seen = refused;
     failopen_seen = failopen;
@@ -491,6 +493,7 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
     const ReloadPlan plan = plan_reload(running, *r.config);
     if (!plan.applied.empty()) {
       running = merge_reloadable(running, *r.config);
+      log::set_level(static_cast<log::Level>(running.log.level));
       board.publish(std::make_unique<ControlPolicy>(running, n_tls));
     }
     return describe(plan);

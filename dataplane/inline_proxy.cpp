@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "dataplane/relay_engine.hpp"
+#include "dataplane/log.hpp"
 #include "dataplane/relay_engine_state.hpp"
 #include "sip/contact_list.hpp"
 #include "sip/header_values.hpp"
@@ -141,11 +142,10 @@ std::string_view second_via(const sip::Message& m) {
 // relay may not go is a configuration problem to fix); at most one a
 // second per worker, the rest only counted, so a flood cannot slow the
 // worker down.
-void RelayEngine::log_skipped(std::string_view uri, std::string_view why, sip::Millis now) {
-  if (now < next_skip_log_) return;
-  next_skip_log_ = now + sip::Millis{1000};
-  std::fprintf(stderr, "sigrelay: in-line: Contact %.*s skipped: %.*s\n", static_cast<int>(std::min<std::size_t>(uri.size(), 200)),
-               uri.data(), static_cast<int>(why.size()), why.data());
+void RelayEngine::log_skipped(std::string_view uri, std::string_view why, sip::Millis /*now*/) {
+  log::limited(skip_log_, log::Level::warn, "in-line: Contact %.*s skipped: %.*s",
+               static_cast<int>(std::min<std::size_t>(uri.size(), 200)), uri.data(), static_cast<int>(why.size()),
+               why.data());
 }
 
 bool RelayEngine::start_inline(std::uint32_t idx, const sip::Message& redirect, sip::Millis now) {

@@ -18,6 +18,7 @@
 #include "dataplane/call_log.hpp"
 #include "dataplane/emergency.hpp"
 #include "dataplane/latency_histogram.hpp"
+#include "dataplane/log.hpp"
 #include "dataplane/policy_board.hpp"
 #include "dataplane/relay_counters.hpp"
 #include "sip/branch_codec.hpp"
@@ -232,7 +233,7 @@ class RelayEngine {
   std::vector<std::uint32_t> index_slots_;
   std::vector<TimerEntry> timers_;  // min-heap by `at`, lazily pruned
   sip::Millis timer_now_{0};        // the time on_timer() last ran for
-  sip::Millis next_skip_log_{0};    // rate limit of log_skipped()
+  log::RateLimit skip_log_{1, std::chrono::milliseconds(1000)};  // log_skipped(): a line a second at most
   std::size_t active_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dataplane/log.hpp"
 #include "dataplane/relay_engine.hpp"
 #include "sip/message.hpp"
 
@@ -219,9 +220,9 @@ void TlsWorker::log_state_change(std::size_t target, std::size_t conn, bool up, 
   last.reason.assign(reason);
   last.at = t;
   const auto& tgt = pool_->target(target);  // the current list: a reload may have changed it
-  std::fprintf(stderr, "sigrelay: upstream %s%s:%u connection %u.%zu %s: %.*s\n", tgt.tls ? "tls:" : "tcp:",
-               tgt.host.c_str(), static_cast<unsigned>(tgt.port), options_.index, conn, up ? "up" : "down",
-               static_cast<int>(reason.size()), reason.data());
+  log::writef(up ? log::Level::info : log::Level::warn, "upstream %s%s:%u connection %u.%zu %s: %.*s",
+              tgt.tls ? "tls:" : "tcp:", tgt.host.c_str(), static_cast<unsigned>(tgt.port), options_.index, conn,
+              up ? "up" : "down", static_cast<int>(reason.size()), reason.data());
 }
 
 // ---------------------------------------------------------------------------
@@ -576,8 +577,8 @@ void TlsWorker::follow_policy(Millis t) {
   // can still matter (the service timeout plus a margin).
   const Millis drain = p->upstream_timeout + Millis{2000};
   if (!pool_->replace_targets(opts, t, drain, error)) {
-    std::fprintf(stderr, "sigrelay: reload: tls worker %u kept its upstream targets: %s\n", options_.index,
-                 error.c_str());
+    log::writef(log::Level::error, "reload: tls worker %u kept its upstream targets: %s", options_.index,
+                error.c_str());
   }
 }
 
