@@ -284,7 +284,9 @@ bool RelayEngine::send_attempt(std::uint32_t idx, std::uint8_t attempt, bool for
     // transports: the top one faces the destination, the other the switch.
     char rr[256];
     Writer rw_text(rr, sizeof rr);
-    rw_text << "<sip:" << advertise_for(static_cast<std::uint8_t>(t)) << transport_param(t) << ";lr;" << kRouteParam
+    // §16.6 step 4: a sips Request-URI gets a sips Record-Route.
+    rw_text << (uri.scheme == sip::UriScheme::sips ? "<sips:" : "<sip:") << advertise_for(static_cast<std::uint8_t>(t))
+            << (uri.scheme == sip::UriScheme::sips ? std::string_view() : transport_param(t)) << ";lr;" << kRouteParam
             << "=" << tok << ">";
     char rr2[256];
     Writer rw2(rr2, sizeof rr2);

@@ -750,5 +750,23 @@ TEST_F(InlineProxyTest, ReInviteUpdateAndInfoInsideTheDialogPassBothWays) {
   EXPECT_EQ(cancel.msg.top_via.branch, branches[0]);
 }
 
+TEST_F(InlineProxyTest, SipsContactGetsASipsRecordRouteOverTls) {
+  EngineOptions o;
+  o.in_line.advertise_tls = "198.51.100.1:5061";
+  make(o);
+  redirect("t6", "Contact: <sips:+12125551234@192.0.2.10>\r\n");
+  ASSERT_EQ(io_.transports.size(), 1u);
+  EXPECT_EQ(io_.transports[0], Transport::tls);
+  sip::MessageWithHeaders<64> p;
+  ASSERT_TRUE(p.parse(last_to(kDestA.substr(0, kDestA.size() - 4) + "5061")).ok());
+  std::vector<std::string> rr;
+  for (const auto& h : p.msg.headers) {
+    if (h.id == sip::HeaderId::record_route) rr.emplace_back(h.value);
+  }
+  ASSERT_EQ(rr.size(), 2u) << "the switch is on UDP";
+  EXPECT_EQ(rr[0].substr(0, 31), "<sips:198.51.100.1:5061;lr;srr=") << "§16.6 step 4";
+  EXPECT_EQ(p.msg.top_via.transport, "TLS");
+}
+
 }  // namespace
 }  // namespace sigrelay::dataplane
