@@ -510,16 +510,16 @@ int run_daemon(const Config& cfg, std::ostream& out, std::ostream& err, const st
              std::to_string(st.queue.full) + " dropped (queue full)";
     }
     std::string path = path_arg;
-    if (path.empty()) {
-      const std::lock_guard rl(reload_mu);
-      path = running.trace.pcap;
+    TraceLimits limits;
+    {
+      const std::lock_guard rl(reload_mu);  // `running` changes under it
+      if (path.empty()) path = running.trace.pcap;
+      limits.max_bytes = std::uint64_t{running.trace.max_mb} << 20;
+      limits.max_files = running.trace.max_files;
     }
     if (path.empty()) return "error: no path: give one, or set trace.pcap";
     if (path.front() != '/') return "error: " + path + ": the path must be absolute";
     if (pcap.writer.enabled()) pcap.writer.stop();
-    TraceLimits limits;
-    limits.max_bytes = std::uint64_t{running.trace.max_mb} << 20;
-    limits.max_files = running.trace.max_files;
     std::string why;
     if (pcap.writer.start(path, limits, why) != TraceError::ok) return "error: " + why;
     return "tracing to " + path + ".*.pcap";
