@@ -13,6 +13,7 @@ It uses the integration tests' harness, so the demo and the tests drive the
 relay the same way. Exit status 0 when every call got the answer it should.
 """
 import os
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -124,13 +125,62 @@ def body(env):
     t.add("OPTIONS ping (service restarted)", "UDP", "-", 200, status_text=f"{relay.options()} (after {took:.1f} s)")
     call("service back: routing again", "UDP", "12125550100", 302)
 
+    # Operations: what an operator sees without a packet capture.
+    print()
+    print("== operations: the stats server and sigrelayctl")
+    base = "http://" + relay.keys["stats.http"]
+    import json
+    import urllib.request
+    with urllib.request.urlopen(base + "/stats.json", timeout=10) as resp:
+        stats = json.loads(resp.read())
+    rtt = stats.get("latency", {}).get("service_rtt", {})
+    print(f"   {base}/ is the dashboard; {base}/metrics for Prometheus")
+    print(f"   responses to the switches: {stats.get('responses', {}).get('to_switch')}")
+    print(f"   service round trip: p50 {rtt.get('p50_us')} us, p99 {rtt.get('p99_us')} us over {rtt.get('count')} calls")
+    ctl = os.path.join(os.path.dirname(os.path.abspath(env.relay_bin)), "sigrelayctl")
+    out = subprocess.run([ctl, "--socket", relay.keys["control.socket"], "why", "911"], capture_output=True,
+                         text=True, timeout=30).stdout
+    print("   sigrelayctl why 911:")
+    for line in out.splitlines()[:4]:
+        print("     " + line)
+
+    # In-line mode: sigrelay completes the call itself.
+    print()
+    print("== in-line mode: sigrelay follows the service's 302 itself")
+    import inline_mode_test as im
+    busy = im.carrier(env, "demo-carrier-a", im.fails_with("SIP/2.0 503 Service Unavailable"))
+    good = im.carrier(env, "demo-carrier-b", im.answers())
+    number = "12015550199"
+    contacts = f"sip:+{number}@127.0.0.1:{busy.port},sip:+{number}@127.0.0.1:{good.port}"
+    sim_in = h.Sim(ws, env.sim_bin, "sim-inline", pki, rules=[f"{number} 302 contacts={contacts}"], tls=True)
+    inline = h.Relay(ws, env.relay_bin, "relay-inline", {
+        "mode": "inline", "upstream.uri": f"sip:127.0.0.1:{sim_in.ports['tls']};transport=tls",
+        "upstream.ca_file": pki.ca, "upstream.server_name": "sim.test", "acl.allow": "127.0.0.2/32",
+        "listen.tcp": ""})
+    inline.source = "127.0.0.2"
+    inline.wait_options(200)
+    print(f"   the service answers 302 with two carriers: 127.0.0.1:{busy.port} (busy: 503) and "
+          f"127.0.0.1:{good.port} (answers)")
+    r = env.sipp_call("inline", im.switch_call(number), inline.ports["udp"], local_ip="127.0.0.2")
+    got = [f"{m.start.split(' ', 1)[1]} ({m.cseq_method()})" for m in r.received() if m.is_response]
+    ok = r.ok() and busy.wait().ok() and good.wait().ok()
+    t.all_ok &= ok
+    print(f"   the switch got: {', '.join(got)}; then its ACK and BYE went to the carrier through sigrelay"
+          f" ({'ok' if ok else 'FAILED'})")
+    inline.stop()
+    c = inline.counters or {}
+    print(f"   in-line counters: searches {c.get('inline_searches')}, INVITEs to carriers {c.get('inline_attempts')}, "
+          f"failovers {c.get('inline_failovers')}, answered {c.get('inline_answered')}, "
+          f"in-dialog requests routed {c.get('inline_routed_requests')}")
+    sim_in.stop()
+
     print()
     print("== stopping sigrelay (SIGTERM): its counters")
     if env.stunnel:
         tunnel.stop()
     rc = relay.stop()
     counters = relay.counters or {}
-    shown = {k: v for k, v in counters.items() if v}
+    shown = {k: v for k, v in counters.items() if v and not (isinstance(v, dict) and not any(v.values()))}
     width = max((len(k) for k in shown), default=10)
     for k, v in shown.items():
         print(f"  {k:<{width}} {v}")
