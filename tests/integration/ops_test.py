@@ -125,6 +125,38 @@ def body(env):
     env.check("the dashboard page is served", status == 200 and ctype.startswith("text/html") and "sigrelay" in text,
               (status, ctype))
 
+    # The dashboard in headless Chromium against this daemon: the page shows
+    # the live JSON's numbers.
+    chromium = h.find_tool("chromium", "chromium-browser")
+    if chromium:
+        import re
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="sigrelay-ops-chromium-") as profile:
+            cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--disable-extensions", "--proxy-server=http://127.0.0.1:9",
+                   "--virtual-time-budget=3000", "--dump-dom", base + "/?interval=200"]
+            try:
+                dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=profile).stdout
+            except subprocess.TimeoutExpired:
+                dom = ""
+        live = json.loads(get(base + "/stats.json")[2])
+
+        def shown(field):
+            m = re.search(r'data-field="' + field + r'"[^>]*data-value="([^"]*)"', dom) or \
+                re.search(r'data-value="([^"]*)"[^>]*data-field="' + field + r'"', dom)
+            return m.group(1) if m else None
+        env.check("dashboard in Chromium on the live daemon: INVITEs total as in /stats.json",
+                  shown("invites-total") is not None and
+                  float(shown("invites-total")) == live["counters"]["invites_in"],
+                  (shown("invites-total"), live["counters"]["invites_in"], dom[:200]))
+        env.check("dashboard shows the 603 count as in /stats.json",
+                  'data-code="603"' in dom and shown("resp-603-count") is not None and
+                  float(shown("resp-603-count")) == live["responses"]["to_switch"]["603"],
+                  shown("resp-603-count"))
+    else:
+        env.check("chromium is installed (scripts/setup-deps.sh)", False)
+
     # sigrelayctl.
     rc, out, err = ctl("why", calls[N603] or "-")
     env.check("sigrelayctl why CALL-ID: the 603 call was blocked by the service",
