@@ -218,6 +218,7 @@ std::string_view transport_param(Transport t) {
   return t == Transport::tcp ? ";transport=tcp" : t == Transport::tls ? ";transport=tls" : "";
 }
 
+
 }  // namespace
 
 std::string_view RelayEngine::via_prefix_for(std::uint8_t transport) const {
@@ -572,34 +573,39 @@ void RelayEngine::on_destination_response(const sip::Message& m, sip::Millis now
   maybe_release(idx);
 }
 
+// Where an attempt's INVITE went: its Contact's address, over the transport
+// it was sent on (a size upgrade may have changed it from the Contact's).
+bool RelayEngine::attempt_peer(const InlineState& st, std::uint8_t attempt, SwitchPeer& out) const {
+  sip::Uri uri;
+  sip::NextHop hop;
+  if (!sip::parse_uri(st.target_uri(attempt), uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) {
+    return false;
+  }
+  out = udp_peer(hop, st.destination.local);
+  out.transport = static_cast<Transport>(st.transport_of_attempt[attempt]);
+  return true;
+}
+
 // ACK for a destination's 300-699 final (§17.1.1.3): the INVITE's
 // Request-URI and top Via, the response's To.
 void RelayEngine::send_destination_ack(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp) {
   Slot& s = slots_[idx];
   if (s.inl == kNone) return;
   const InlineState& st = inline_[s.inl];
-  const std::string_view uri_text = st.target_uri(attempt);
-  sip::Uri uri;
-  sip::NextHop hop;
-  if (!sip::parse_uri(uri_text, uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) return;
+  SwitchPeer peer;
+  if (!attempt_peer(st, attempt, peer)) return;
   const sip::Header* from = resp.find(sip::HeaderId::from);
   const sip::Header* to = resp.find(sip::HeaderId::to);
   if (from == nullptr || to == nullptr) return;
-  const std::uint8_t transport = st.transport_of_attempt[attempt];
   char out[4096];
   Writer w(out, sizeof out);
-  w << "ACK " << uri_text << " SIP/2.0\r\n";
-  w << "Via: " << via_prefix_for(transport) << resp.top_via.branch << "\r\n";
-  w << "Max-Forwards: 70\r\n";
-  w << "From: " << from->value << "\r\n";
-  w << "To: " << to->value << "\r\n";
-  w << "Call-ID: " << resp.call_id << "\r\n";
-  w << "CSeq: " << resp.cseq.number << " ACK\r\n";
+  engine_detail::write_hop_request(
+      w, {.method = "ACK", .request_uri = st.target_uri(attempt),
+          .via = via_prefix_for(st.transport_of_attempt[attempt]), .via_tail = resp.top_via.branch,
+          .from = from->value, .to = to->value, .call_id = resp.call_id, .cseq = resp.cseq.number});
   w << "Content-Length: 0\r\n\r\n";
   if (!w.ok()) return;
   const sip::Segment seg{out, w.size()};
-  SwitchPeer peer = udp_peer(hop, st.destination.local);
-  peer.transport = static_cast<Transport>(transport);
   io_.to_destination(peer, s.call_hash, std::span(&seg, 1));
   bump(counters_.inline_acks_out);
 }
@@ -616,13 +622,9 @@ void RelayEngine::send_destination_cancel(std::uint32_t idx) {
   if (from == nullptr || to == nullptr) return;
   char out[4096];
   Writer w(out, sizeof out);
-  w << "CANCEL " << q.msg.request_uri_text << " SIP/2.0\r\n";
-  w << "Via: " << q.msg.top_via.text << "\r\n";
-  w << "Max-Forwards: 70\r\n";
-  w << "From: " << from->value << "\r\n";
-  w << "To: " << to->value << "\r\n";
-  w << "Call-ID: " << q.msg.call_id << "\r\n";
-  w << "CSeq: " << q.msg.cseq.number << " CANCEL\r\n";
+  engine_detail::write_hop_request(
+      w, {.method = "CANCEL", .request_uri = q.msg.request_uri_text, .via = q.msg.top_via.text, .from = from->value,
+          .to = to->value, .call_id = q.msg.call_id, .cseq = q.msg.cseq.number});
   w << "Content-Length: 0\r\n\r\n";
   if (!w.ok()) return;
   const sip::Segment seg{out, w.size()};
@@ -693,10 +695,8 @@ void RelayEngine::send_stale_cancel(std::uint32_t idx, std::uint8_t attempt, con
   Slot& s = slots_[idx];
   if (s.inl == kNone) return;
   const InlineState& st = inline_[s.inl];
-  const std::string_view uri_text = st.target_uri(attempt);
-  sip::Uri uri;
-  sip::NextHop hop;
-  if (!sip::parse_uri(uri_text, uri) || sip::next_hop_for_uri(uri, hop) != sip::HopError::ok) return;
+  SwitchPeer peer;
+  if (!attempt_peer(st, attempt, peer)) return;
   const sip::Header* from = resp.find(sip::HeaderId::from);
   if (from == nullptr || !resp.to.has_tag) return;
   // The To value up to ";tag=..." and after it.
@@ -705,21 +705,16 @@ void RelayEngine::send_stale_cancel(std::uint32_t idx, std::uint8_t attempt, con
   const std::size_t cut = to.rfind(';', tag_at);
   if (cut == std::string_view::npos) return;
   const std::size_t after = tag_at + resp.to.tag.size();
-  const std::uint8_t transport = st.transport_of_attempt[attempt];
   char out[4096];
   Writer w(out, sizeof out);
-  w << "CANCEL " << uri_text << " SIP/2.0\r\n";
-  w << "Via: " << via_prefix_for(transport) << resp.top_via.branch << "\r\n";
-  w << "Max-Forwards: 70\r\n";
-  w << "From: " << from->value << "\r\n";
-  w << "To: " << to.substr(0, cut) << to.substr(after) << "\r\n";
-  w << "Call-ID: " << resp.call_id << "\r\n";
-  w << "CSeq: " << resp.cseq.number << " CANCEL\r\n";
+  engine_detail::write_hop_request(
+      w, {.method = "CANCEL", .request_uri = st.target_uri(attempt),
+          .via = via_prefix_for(st.transport_of_attempt[attempt]), .via_tail = resp.top_via.branch,
+          .from = from->value, .to = to.substr(0, cut), .to_tail = to.substr(after), .call_id = resp.call_id,
+          .cseq = resp.cseq.number});
   w << "Content-Length: 0\r\n\r\n";
   if (!w.ok()) return;
   const sip::Segment seg{out, w.size()};
-  SwitchPeer peer = udp_peer(hop, st.destination.local);
-  peer.transport = static_cast<Transport>(transport);
   io_.to_destination(peer, s.call_hash, std::span(&seg, 1));
   bump(counters_.inline_cancels_out);
 }

@@ -597,14 +597,10 @@ void RelayEngine::send_upstream_ack_or_cancel(std::uint32_t idx, const sip::Mess
   if (from == nullptr || to == nullptr) return;
   char out[kStoreBytes];
   Writer w(out, sizeof out);
-  const std::string_view method = cancel ? "CANCEL" : "ACK";
-  w << method << " " << q.request_uri_text << " SIP/2.0\r\n";
-  w << "Via: " << via_prefix_ << std::string_view(s.branch, sip::kBranchLength) << "\r\n";
-  w << "Max-Forwards: 70\r\n";
-  w << "From: " << from->value << "\r\n";
-  w << "To: " << to->value << "\r\n";
-  w << "Call-ID: " << q.call_id << "\r\n";
-  w << "CSeq: " << q.cseq.number << " " << method << "\r\n";
+  engine_detail::write_hop_request(
+      w, {.method = cancel ? "CANCEL" : "ACK", .request_uri = q.request_uri_text, .via = via_prefix_,
+          .via_tail = std::string_view(s.branch, sip::kBranchLength), .from = from->value, .to = to->value,
+          .call_id = q.call_id, .cseq = q.cseq.number});
   for (const auto& h : q.headers) {
     if (h.id == sip::HeaderId::route) w << "Route: " << h.value << "\r\n";
   }

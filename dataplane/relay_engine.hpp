@@ -198,6 +198,7 @@ class RelayEngine {
   void send_destination_ack(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp);
   void send_destination_cancel(std::uint32_t idx);
   void send_stale_cancel(std::uint32_t idx, std::uint8_t attempt, const sip::Message& resp);
+  bool attempt_peer(const InlineState& st, std::uint8_t attempt, SwitchPeer& out) const;
   void cancel_destination(std::uint32_t idx, sip::Millis now);
   bool routes_through_us(const sip::Message& m) const;
   void loose_route(const sip::Message& m, const SwitchPeer& from);

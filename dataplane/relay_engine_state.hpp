@@ -63,6 +63,31 @@ class Writer {
   bool overflow_ = false;
 };
 
+// The start of every hop-by-hop ACK or CANCEL the engine builds (RFC 3261
+// §9.1, §17.1.1.3): request line through CSeq. The Via and To values may
+// come in two pieces (our prefix and a branch; a To with its tag cut out).
+struct HopRequest {
+  std::string_view method = {};
+  std::string_view request_uri = {};
+  std::string_view via = {};
+  std::string_view via_tail = {};
+  std::string_view from = {};
+  std::string_view to = {};
+  std::string_view to_tail = {};
+  std::string_view call_id = {};
+  std::uint32_t cseq = 0;
+};
+
+inline void write_hop_request(Writer& w, const HopRequest& r) {
+  w << r.method << " " << r.request_uri << " SIP/2.0\r\n";
+  w << "Via: " << r.via << r.via_tail << "\r\n";
+  w << "Max-Forwards: 70\r\n";
+  w << "From: " << r.from << "\r\n";
+  w << "To: " << r.to << r.to_tail << "\r\n";
+  w << "Call-ID: " << r.call_id << "\r\n";
+  w << "CSeq: " << r.cseq << " " << r.method << "\r\n";
+}
+
 }  // namespace engine_detail
 
 struct RelayEngine::Slot {

@@ -288,26 +288,14 @@ void SipWorker::to_switch(const SwitchPeer& peer, std::span<const sip::Segment> 
     io_->send(peer, msg, now());
     return;
   }
-  Packet* p = pool_.get();
-  if (p == nullptr) {
-    bump(counters_.pool_empty);
-    return;
-  }
-  if (!p->assign(msg)) {
-    pool_.put(p);
-    return;
-  }
-  p->kind = PacketKind::to_switch_stream;
-  p->peer = peer;
-  const unsigned tls_thread = mail_.sip_workers() + peer.conn_owner;
-  if (!mail_.send_one(options_.index, tls_thread, p)) {
-    bump(counters_.ring_full);
-    pool_.put(p);
-  }
+  post_to_tls(peer.conn_owner, PacketKind::to_switch_stream, peer, 0, msg);
 }
 
-bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) {
-  if (mail_.tls_workers() == 0 || !upstream_up()) return false;
+// A message for a tls worker (its index among the tls workers), copied into
+// a packet of this worker's pool. False (counted) when no packet is free or
+// the ring is full; the packet then stays home.
+bool SipWorker::post_to_tls(unsigned tls_worker, PacketKind kind, const SwitchPeer& peer, std::uint64_t call_hash,
+                            std::span<const sip::Segment> msg) {
   Packet* p = pool_.get();
   if (p == nullptr) {
     bump(counters_.pool_empty);
@@ -317,15 +305,21 @@ bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segmen
     pool_.put(p);
     return false;
   }
-  p->kind = PacketKind::to_upstream;
+  p->kind = kind;
+  p->peer = peer;
   p->call_hash = call_hash;
-  const unsigned tls_thread = mail_.sip_workers() + static_cast<unsigned>(call_hash % mail_.tls_workers());
-  if (!mail_.send_one(options_.index, tls_thread, p)) {
+  if (!mail_.send_one(options_.index, mail_.sip_workers() + tls_worker, p)) {
     bump(counters_.ring_full);
     pool_.put(p);
     return false;
   }
   return true;
+}
+
+bool SipWorker::to_upstream(std::uint64_t call_hash, std::span<const sip::Segment> msg) {
+  if (mail_.tls_workers() == 0 || !upstream_up()) return false;
+  return post_to_tls(static_cast<unsigned>(call_hash % mail_.tls_workers()), PacketKind::to_upstream, SwitchPeer{},
+                     call_hash, msg);
 }
 
 bool SipWorker::to_destination(const SwitchPeer& to, std::uint64_t call_hash, std::span<const sip::Segment> msg) {
@@ -334,25 +328,8 @@ bool SipWorker::to_destination(const SwitchPeer& to, std::uint64_t call_hash, st
     return io_->send(to, msg, now());
   }
   if (mail_.tls_workers() == 0) return false;
-  Packet* p = pool_.get();
-  if (p == nullptr) {
-    bump(counters_.pool_empty);
-    return false;
-  }
-  if (!p->assign(msg)) {
-    pool_.put(p);
-    return false;
-  }
-  p->kind = PacketKind::to_destination_stream;
-  p->peer = to;
-  p->call_hash = call_hash;
-  const unsigned tls_thread = mail_.sip_workers() + static_cast<unsigned>(call_hash % mail_.tls_workers());
-  if (!mail_.send_one(options_.index, tls_thread, p)) {
-    bump(counters_.ring_full);
-    pool_.put(p);
-    return false;
-  }
-  return true;
+  return post_to_tls(static_cast<unsigned>(call_hash % mail_.tls_workers()), PacketKind::to_destination_stream, to,
+                     call_hash, msg);
 }
 
 bool SipWorker::upstream_up() const { return upstream_.total(mail_.tls_workers()) > 0; }

@@ -83,6 +83,8 @@ class SipWorker final : public RelayIo {
   unsigned poll_udp();
   unsigned take_unreachables();
   void follow_policy();
+  bool post_to_tls(unsigned tls_worker, PacketKind kind, const SwitchPeer& peer, std::uint64_t call_hash,
+                   std::span<const sip::Segment> msg);
   bool tracing() const { return options_.trace != nullptr && options_.trace->on(); }
   void trace_udp(const SwitchPeer& peer, std::span<const sip::Segment> msg, bool sent);
   unsigned drain_rings();
