@@ -34,14 +34,6 @@ struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
 };
 
-bool is_p256(EVP_PKEY* key) {
-  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
-  char name[64] = {};
-  std::size_t len = 0;
-  if (EVP_PKEY_get_group_name(key, name, sizeof name, &len) != 1) return false;
-  const std::string_view group(name, len);
-  return group == "prime256v1" || group == "P-256";
-}
 
 // ECDSA in OpenSSL yields DER SEQUENCE { r, s }; JWS wants R || S, each
 // left-padded to the curve size (RFC 7518 §3.4).
@@ -123,6 +115,15 @@ bool string_is(const json& obj, const char* name, std::string_view want) {
 }
 
 }  // namespace
+
+bool is_p256(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
+  char name[64] = {};
+  std::size_t len = 0;
+  if (EVP_PKEY_get_group_name(key, name, sizeof name, &len) != 1) return false;
+  const std::string_view group(name, len);
+  return group == "prime256v1" || group == "P-256";
+}
 
 std::string new_origid() {
   std::array<unsigned char, 16> b{};

@@ -35,6 +35,9 @@ std::string new_origid();
 // A PEM EC private key on the P-256 curve; nullptr (and `error`) otherwise.
 PkeyPtr load_p256_private_key(const std::string& path, std::string& error);
 
+// Whether `key` is an EC key on P-256 (prime256v1), the only curve ES256 uses.
+bool is_p256(EVP_PKEY* key);
+
 // A public key from PEM text holding either a public key or an X.509
 // certificate; nullptr when neither parses.
 PkeyPtr load_public_key_pem(std::string_view pem);

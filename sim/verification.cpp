@@ -23,14 +23,6 @@ struct OpensslFree {
   void operator()(void* p) const { OPENSSL_free(p); }
 };
 
-bool is_p256(EVP_PKEY* key) {
-  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
-  char name[64] = {};
-  std::size_t len = 0;
-  if (EVP_PKEY_get_group_name(key, name, sizeof name, &len) != 1) return false;
-  const std::string_view group(name, len);
-  return group == "prime256v1" || group == "P-256";
-}
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
